@@ -1,0 +1,14 @@
+with source as (
+
+    select * from {{ source('app', 'events') }}
+
+)
+
+select
+    id as event_id,
+    user_id,
+    occurred_at,
+    ip_address,
+    user_agent,
+    event_type
+from source

@@ -1,0 +1,1 @@
+"""Anonymization algorithms that run on small summaries (histograms) computed by the warehouse."""

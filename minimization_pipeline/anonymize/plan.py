@@ -1,0 +1,144 @@
+"""Step 1 of the anonymizer: policy + catalog → what happens to every column of one table.
+
+Fail-closed: a column the policy does not name is treated as a direct identifier (hashed when its
+type allows, NULL otherwise), never copied; a pass-through table publishes only the columns it lists.
+A method that cannot keep the column's type is refused here, before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from minimization_pipeline.anonymize.kanon import QIColumn, QIKind
+from minimization_pipeline.anonymize.pseudonymize import base_type, is_integer, is_text
+from minimization_pipeline.catalog import Table
+from minimization_pipeline.policy import (
+    ColumnPolicy,
+    Method,
+    PolicyError,
+    PublicTablePolicy,
+    Role,
+    TablePolicy,
+    Treatment,
+)
+from minimization_pipeline.warehouse.base import TableRef
+
+NUMERIC_TYPES = {
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+    "UHUGEINT", "DECIMAL", "NUMERIC", "NUMBER", "DOUBLE", "FLOAT", "REAL",
+}  # fmt: skip
+DATE_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NTZ", "TIMESTAMP_TZ", "DATETIME"}
+CATEGORICAL_TYPES = {"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "BOOLEAN"}
+
+
+class PlanError(PolicyError):
+    """The policy asks for something this column's type cannot take."""
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    name: str
+    data_type: str
+    role: Role
+    method: Method | None
+    policy: ColumnPolicy
+    reason: str  # why: "policy", or how an unnamed column was treated
+
+    @property
+    def qi_kind(self) -> QIKind:
+        kind = base_type(self.data_type)
+        if kind in NUMERIC_TYPES:
+            return QIKind.NUMERIC
+        if kind in DATE_TYPES or kind.startswith("TIMESTAMP"):
+            return QIKind.DATE
+        return QIKind.CATEGORICAL
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    source: TableRef
+    target: TableRef
+    treatment: Treatment
+    k: int
+    columns: tuple[ColumnPlan, ...]
+
+    @property
+    def quasi(self) -> tuple[ColumnPlan, ...]:
+        return tuple(column for column in self.columns if column.role is Role.QUASI)
+
+    @property
+    def direct(self) -> tuple[ColumnPlan, ...]:
+        return tuple(column for column in self.columns if column.role is Role.DIRECT)
+
+    @property
+    def qi_columns(self) -> list[QIColumn]:
+        return [QIColumn(column.name, column.qi_kind) for column in self.quasi]
+
+    def describe(self) -> dict[str, str]:
+        """Column → treatment, for the UI and the summary."""
+        return {column.name: column.method.value if column.method else column.role.value for column in self.columns}
+
+
+def _default_direct(column_name: str, data_type: str, why: str) -> tuple[ColumnPolicy, str]:
+    """Fail-closed treatment of a column nobody classified: hash when the type allows, else NULL."""
+    if is_text(data_type) or is_integer(data_type):
+        return ColumnPolicy(role=Role.DIRECT, method=Method.HASH), f"{why}: hashed (fail-closed)"
+    return ColumnPolicy(role=Role.DIRECT, method=Method.NULL), f"{why}: NULL (hash cannot keep {data_type})"
+
+
+def _check_type(where: str, column: ColumnPolicy, data_type: str) -> None:
+    kind = base_type(data_type)
+    if column.role is Role.QUASI and not (
+        kind in NUMERIC_TYPES or kind in DATE_TYPES or kind.startswith("TIMESTAMP") or kind in CATEGORICAL_TYPES
+    ):
+        raise PlanError(f"{where}: a quasi-identifier must be a number, date or category, not {data_type}")
+    if column.method is Method.HASH and not (is_text(data_type) or is_integer(data_type)):
+        raise PlanError(
+            f"{where}: method 'hash' cannot keep type {data_type} (text or integer only); use 'null', or "
+            "role 'quasi' for dates and amounts"
+        )
+    if column.method in (Method.MASK, Method.FAKE) and not is_text(data_type):
+        raise PlanError(f"{where}: method {column.method.value!r} needs a text column, not {data_type}")
+
+
+def plan_table(
+    table: Table, table_policy: TablePolicy | None, k: int, source_database: str, target_database: str
+) -> TablePlan:
+    """The plan for one RAW table, RAW_SAFE keeping its schema exactly."""
+    source = TableRef(source_database, table.schema, table.name)
+    target = TableRef(target_database, table.schema, table.name)
+    treatment = table_policy.treatment if table_policy else Treatment.TREAT
+    named = table_policy.columns if table_policy else {}
+    for name in named:
+        if table.column(name) is None:
+            raise PlanError(f"{table.key}.{name}: column named in the policy does not exist in {source}")
+    columns = []
+    for column in table.columns:
+        where = f"{table.key}.{column.name}"
+        if column.name in named:
+            policy, reason = named[column.name], "policy"
+        elif treatment is Treatment.PASS_THROUGH:
+            policy = ColumnPolicy(role=Role.DIRECT, method=Method.NULL)
+            reason = "not listed for pass_through: NULL until classified"
+        else:
+            why = "table not in policy" if table_policy is None else "column not in policy"
+            policy, reason = _default_direct(column.name, column.data_type, why)
+        _check_type(where, policy, column.data_type)
+        columns.append(ColumnPlan(column.name, column.data_type, policy.role, policy.method, policy, reason))
+    return TablePlan(source, target, treatment, k, tuple(columns))
+
+
+def plan_public(
+    table: Table, table_policy: PublicTablePolicy, k: int, source_database: str, target_database: str
+) -> TablePlan:
+    """The plan for a PUBLIC table: only the columns the policy lists leave the warehouse."""
+    source = TableRef(source_database, table.schema, table.name)
+    target = TableRef(target_database, "main", table.name)
+    columns = []
+    for name, policy in table_policy.columns.items():
+        column = table.column(name)
+        if column is None:
+            raise PlanError(f"public.{table.name}.{name}: column does not exist in {source}")
+        _check_type(f"public.{table.name}.{name}", policy, column.data_type)
+        columns.append(ColumnPlan(name, column.data_type, policy.role, policy.method, policy, "policy"))
+    return TablePlan(source, target, Treatment.TREAT, k, tuple(columns))

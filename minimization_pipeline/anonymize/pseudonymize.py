@@ -1,0 +1,176 @@
+"""Direct identifiers → pseudonyms, as SQL expressions evaluated inside the warehouse.
+
+Every method is a deterministic function of (secret, value): the same email gets the same pseudonym
+in `app.users` and `stripe.customers` and in every run, so joins still work, while nobody without
+the secret can recompute it from a guess. The secret is referenced through a session variable
+(`secret` below), never written into the SQL text. Types are kept: a string stays a string and an
+integer key stays an integer; a method that cannot keep a type is refused when the plan is made.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sqlglot
+from faker.providers.address.en_US import Provider as AddressProvider
+from faker.providers.company.en_US import Provider as CompanyProvider
+from faker.providers.person.en_US import Provider as PersonProvider
+from sqlglot import exp
+
+from minimization_pipeline.policy import FakeKind, MaskStyle
+
+#: Hex characters of the digest a string pseudonym keeps: 128 bits, collision-free in practice.
+STRING_HASH_HEX = 32
+#: Hex characters that fit each integer type as a non-negative value, so the type is kept.
+INTEGER_HASH_HEX = {
+    "TINYINT": 1,
+    "SMALLINT": 3,
+    "INTEGER": 7,
+    "BIGINT": 15,
+    "HUGEINT": 31,
+    "UTINYINT": 1,
+    "USMALLINT": 3,
+    "UINTEGER": 7,
+    "UBIGINT": 15,
+    "UHUGEINT": 31,
+}
+TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "NVARCHAR", "CHARACTER VARYING")
+
+
+def _template(sql: str, **values: exp.Expression) -> exp.Expression:
+    """Parse a readable SQL template and fill its `:name` placeholders with expressions."""
+    return exp.replace_placeholders(sqlglot.parse_one(sql, read="duckdb"), **values)
+
+
+def base_type(data_type: str) -> str:
+    """`DECIMAL(10,2)` → `DECIMAL`, `varchar` → `VARCHAR`."""
+    return data_type.split("(")[0].strip().upper()
+
+
+def is_text(data_type: str) -> bool:
+    return base_type(data_type) in TEXT_TYPES
+
+
+def is_integer(data_type: str) -> bool:
+    return base_type(data_type) in INTEGER_HASH_HEX
+
+
+def keyed_digest(value: exp.Expression, secret: exp.Expression) -> exp.Expression:
+    """sha256(secret || sha256(secret || value)) as 64 hex characters; NULL stays NULL.
+
+    The nested form is HMAC's shape without XOR pads (not expressible portably in SQL): it resists
+    length extension, and without the secret a dictionary of candidate values is useless.
+    """
+    text = exp.cast(value, exp.DataType.build("VARCHAR"))
+    inner = exp.SHA2(this=exp.DPipe(this=secret, expression=text), length=exp.Literal.number(256))
+    return exp.SHA2(this=exp.DPipe(this=secret.copy(), expression=inner), length=exp.Literal.number(256))
+
+
+def _digest_slice(digest: exp.Expression, index: int) -> exp.Expression:
+    """The index-th independent 32-bit unsigned integer read from the digest (index 0..7)."""
+    return _template(f"CAST('0x' || SUBSTR(:d, {1 + 8 * index}, 8) AS BIGINT)", d=digest.copy())
+
+
+def hash_value(value: exp.Expression, data_type: str, secret: exp.Expression) -> exp.Expression:
+    """A keyed pseudonym of the same type: hex text for strings, a non-negative integer for integers."""
+    digest = keyed_digest(value, secret)
+    if is_text(data_type):
+        return _template(f"SUBSTR(:d, 1, {STRING_HASH_HEX})", d=digest)
+    hex_digits = INTEGER_HASH_HEX[base_type(data_type)]
+    return _template(f"CAST(CAST('0x' || SUBSTR(:d, 1, {hex_digits}) AS HUGEINT) AS {base_type(data_type)})", d=digest)
+
+
+def mask_value(value: exp.Expression, style: MaskStyle) -> exp.Expression:
+    """Keep a harmless part (the email domain, the last digits) and star the rest, same length."""
+    if style is MaskStyle.EMAIL_DOMAIN:
+        return _template("REGEXP_REPLACE(:v, '^[^@]*', '***')", v=value)
+    keep = 2 if style is MaskStyle.LAST2 else 4
+    return _template(
+        f"CASE WHEN LENGTH(:v) > {keep} THEN REPEAT('*', LENGTH(:v) - {keep}) || RIGHT(:v, {keep}) "
+        "ELSE REPEAT('*', LENGTH(:v)) END",
+        v=value,
+    )
+
+
+@cache
+def vocabulary(name: str) -> tuple[str, ...]:
+    """Faker's en_US word lists: realistic values without shipping data of our own."""
+    if name == "first_name":
+        return tuple(dict.fromkeys(PersonProvider.first_names))
+    if name == "last_name":
+        return tuple(dict.fromkeys(PersonProvider.last_names))
+    if name == "street_suffix":
+        return tuple(dict.fromkeys(AddressProvider.street_suffixes))
+    if name == "city_suffix":
+        return tuple(dict.fromkeys(AddressProvider.city_suffixes))
+    if name == "company_suffix":
+        return tuple(dict.fromkeys(CompanyProvider.company_suffixes))
+    raise KeyError(name)
+
+
+def _pick(words: str, slice_: exp.Expression, shift: int = 0) -> exp.Expression:
+    """words[(slice + shift) mod n], 1-based in SQL; `shift=1` always picks a different word."""
+    vocab = vocabulary(words)
+    array = exp.Array(expressions=[exp.Literal.string(word) for word in vocab])
+    index = _template(f"1 + ((:s + {shift}) % {len(vocab)})", s=slice_.copy())
+    return exp.Bracket(this=array, expressions=[index])
+
+
+def _fake_parts(kind: FakeKind, slices: list[exp.Expression], shift: int) -> exp.Expression:
+    """The fake value; `shift` moves the first word to its neighbour so the result changes."""
+    s = slices
+    if kind is FakeKind.FIRST_NAME:
+        return _pick("first_name", s[0], shift)
+    if kind is FakeKind.LAST_NAME:
+        return _pick("last_name", s[0], shift)
+    if kind is FakeKind.NAME:
+        return _template(":a || ' ' || :b", a=_pick("first_name", s[0], shift), b=_pick("last_name", s[1]))
+    if kind is FakeKind.EMAIL:
+        # RFC 2606 reserved domains: a fake address can never reach a real mailbox.
+        return _template(
+            "LOWER(:a) || '.' || LOWER(:b) || CAST(:n % 1000 AS VARCHAR) || '@example.' || "
+            "(CASE WHEN :t % 3 = 0 THEN 'com' WHEN :t % 3 = 1 THEN 'net' ELSE 'org' END)",
+            a=_pick("first_name", s[0], shift),
+            b=_pick("last_name", s[1]),
+            n=s[2].copy(),
+            t=s[3].copy(),
+        )
+    if kind is FakeKind.PHONE:
+        # 555-01XX is the range reserved for fiction in the North American numbering plan.
+        return _template(
+            "'+1 ' || CAST(200 + (:a + :shift) % 800 AS VARCHAR) || '-555-01' || "
+            "LPAD(CAST(:b % 100 AS VARCHAR), 2, '0')",
+            a=s[0].copy(),
+            b=s[1].copy(),
+            shift=exp.Literal.number(shift),
+        )
+    if kind is FakeKind.STREET_ADDRESS:
+        return _template(
+            "CAST(100 + (:n + :shift) % 9900 AS VARCHAR) || ' ' || :w || ' ' || :suffix",
+            n=s[0].copy(),
+            shift=exp.Literal.number(shift),
+            w=_pick("last_name", s[1]),
+            suffix=_pick("street_suffix", s[2]),
+        )
+    if kind is FakeKind.CITY:
+        return _template(":a || :b", a=_pick("last_name", s[0], shift), b=_pick("city_suffix", s[1]))
+    if kind is FakeKind.COMPANY:
+        return _template(":a || ' ' || :b", a=_pick("last_name", s[0], shift), b=_pick("company_suffix", s[1]))
+    raise ValueError(f"unknown fake kind {kind}")
+
+
+def fake_value(value: exp.Expression, kind: FakeKind, secret: exp.Expression) -> exp.Expression:
+    """A realistic value drawn from Faker's vocabularies by the keyed digest, never equal to the input.
+
+    Realistic fakes come from the same population of words as real values, so a real first name can
+    appear as someone else's fake; what is guaranteed is that no row keeps its own value.
+    """
+    digest = keyed_digest(value, secret)
+    slices = [_digest_slice(digest, index) for index in range(4)]
+    first = _fake_parts(kind, slices, shift=0)
+    other = _fake_parts(kind, slices, shift=1)
+    return _template("CASE WHEN :v IS NULL THEN NULL WHEN :f = :v THEN :o ELSE :f END", v=value, f=first, o=other)
+
+
+def null_value(data_type: str) -> exp.Expression:
+    return exp.cast(exp.Null(), exp.DataType.build(data_type, dialect="duckdb"))

@@ -1,0 +1,168 @@
+"""Step 5: verify a staging table before it replaces anything, in SQL inside the warehouse.
+
+Each check returns a `CheckOutcome`; the Dagster layer reports them as blocking asset checks, and
+the engine swaps the staging table in only when all of them pass. Fail closed: a check that cannot
+run counts as failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+
+from minimization_pipeline.anonymize import pseudonymize
+from minimization_pipeline.anonymize.plan import TablePlan
+from minimization_pipeline.catalog import Table
+from minimization_pipeline.policy import Method, Pattern
+from minimization_pipeline.warehouse.base import TableRef, WarehouseSession
+
+K_ANONYMITY = "k_anonymity"
+NO_RAW_IDENTIFIERS = "no_raw_identifiers"
+SCHEMA_PARITY = "schema_parity"
+PATTERN_SCAN = "pattern_scan"
+CHECK_NAMES = (K_ANONYMITY, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN)
+CHECK_DESCRIPTIONS = {
+    K_ANONYMITY: "Every combination of quasi-identifier values is shared by at least k rows.",
+    NO_RAW_IDENTIFIERS: "No RAW value of a direct-identifier column appears in that column's output.",
+    SCHEMA_PARITY: "Same columns, order and types as the source, so dbt models run unchanged.",
+    PATTERN_SCAN: "No value looks like an email, phone, card number or IP address unless the policy allows it.",
+}
+
+#: RE2 patterns (DuckDB and Snowflake both speak RE2-like syntax). Boundaries exclude word
+#: characters so that hex pseudonyms or version strings such as Chrome/120.0.0.0 or rv:1.9.5.20 do not match.
+PATTERNS: dict[Pattern, str] = {
+    Pattern.EMAIL: r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
+    Pattern.PHONE: r"(^|[^\w+])(\+?\d{1,3}[ .-]?)?(\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}($|[^\w])"
+    r"|(^|[^\w])\+\d{10,15}($|[^\w])",
+    Pattern.CARD: r"(^|[^\w])\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}($|[^\w])",
+    Pattern.IPV4: r"(^|[^\w./:])((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)($|[^\w./])",
+    Pattern.IPV6: r"(^|[^\w:])(([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,7}:"
+    r"|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}"
+    r"|([0-9A-Fa-f]{1,4}:){1,4}(:[0-9A-Fa-f]{1,4}){1,3}|::([0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4})($|[^\w:])",
+}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    summary: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+def _col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def check_k_anonymity(session: WarehouseSession, table: TableRef, plan: TablePlan) -> CheckOutcome:
+    """min(class size) over the quasi-identifiers, counted on the output itself."""
+    if not plan.quasi:
+        return CheckOutcome(K_ANONYMITY, True, "no quasi-identifiers", {"k_required": plan.k})
+    qis = [_col(column.name) for column in plan.quasi]
+    classes = exp.select(exp.Count(this=exp.Star()).as_("size")).from_(table.expression()).group_by(*qis)
+    query = exp.select("MIN(size) AS k_achieved", "COUNT(*) AS classes", "COALESCE(SUM(size), 0) AS rows_").from_(
+        classes.subquery("c")
+    )
+    k_achieved, classes_count, rows = session.fetch_all(query)[0]
+    k_achieved = int(k_achieved or 0)
+    passed = rows == 0 or k_achieved >= plan.k
+    return CheckOutcome(
+        K_ANONYMITY,
+        passed,
+        f"smallest class {k_achieved} {'>=' if passed else '<'} k={plan.k} over {len(qis)} quasi-identifiers",
+        {"k_required": plan.k, "k_achieved": k_achieved, "classes": int(classes_count), "rows": int(rows)},
+    )
+
+
+def check_no_raw_identifiers(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:
+    """Hash, mask, null: no output value equals any RAW value of the column. Fake: no row keeps its value.
+
+    Fake values are drawn from the same vocabularies as real ones, so the set check would flag a real
+    'Maria' faked from someone else; the row-level check re-evaluates the fake on RAW instead.
+    """
+    leaks: dict[str, int] = {}
+    for column in plan.direct:
+        if column.method is Method.FAKE:
+            fake = pseudonymize.fake_value(_col(column.name), column.policy.fake, session.secret_expression())
+            query = (
+                exp.select("COUNT(*)")
+                .from_(plan.source.expression())
+                .where(exp.EQ(this=fake, expression=_col(column.name)))
+            )
+        elif column.method is Method.NULL:
+            query = (
+                exp.select("COUNT(*)")
+                .from_(output.expression())
+                .where(exp.Not(this=exp.Is(this=_col(column.name), expression=exp.Null())))
+            )
+        else:
+            out = exp.select(_col(column.name)).distinct().from_(output.expression())
+            raw = exp.select(_col(column.name)).distinct().from_(plan.source.expression())
+            query = (
+                exp.select("COUNT(*)")
+                .from_(out.subquery("o"))
+                .join(
+                    raw.subquery("r"),
+                    on=exp.EQ(this=_col(column.name, "o"), expression=_col(column.name, "r")),
+                )
+            )
+        count = int(session.fetch_all(query)[0][0])
+        if count:
+            leaks[column.name] = count
+    checked = [column.name for column in plan.direct]
+    summary = f"leaks in {sorted(leaks)}" if leaks else f"{len(checked)} direct-identifier columns clean"
+    return CheckOutcome(NO_RAW_IDENTIFIERS, not leaks, summary, {"checked": checked, "leaking_values": leaks})
+
+
+def check_schema_parity(expected: Table, actual: Table | None) -> CheckOutcome:
+    """Same column names, order and types: a dbt model written against RAW runs on RAW_SAFE."""
+    if actual is None:
+        return CheckOutcome(SCHEMA_PARITY, False, "output table not found")
+    want = [(c.name, c.data_type) for c in expected.columns]
+    got = [(c.name, c.data_type) for c in actual.columns]
+    differences = [f"{w} != {g}" for w, g in zip(want, got, strict=False) if w != g]
+    if len(want) != len(got):
+        differences.append(f"{len(want)} columns expected, {len(got)} found")
+    return CheckOutcome(
+        SCHEMA_PARITY,
+        not differences,
+        "; ".join(differences) if differences else f"{len(want)} columns match",
+        {"columns": len(got), "differences": differences},
+    )
+
+
+def check_patterns(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:
+    """One scan of every text column for values that look like contact or payment data."""
+    probes: list[tuple[str, Pattern, exp.Expression]] = []
+    for column in plan.columns:
+        if not pseudonymize.is_text(column.data_type):
+            continue
+        for pattern, regex in PATTERNS.items():
+            if pattern in column.policy.allowed_patterns:
+                continue
+            matches = exp.RegexpLike(this=_col(column.name), expression=exp.Literal.string(regex))
+            probes.append(
+                (
+                    column.name,
+                    pattern,
+                    exp.Sum(this=exp.If(this=matches, true=exp.Literal.number(1), false=exp.Literal.number(0))),
+                )
+            )
+    if not probes:
+        return CheckOutcome(PATTERN_SCAN, True, "no text columns to scan")
+    query = exp.select(*(probe.as_(f"p{index}") for index, (_, _, probe) in enumerate(probes))).from_(
+        output.expression()
+    )
+    counts = session.fetch_all(query)[0]
+    hits = {
+        f"{name}:{pattern.value}": int(count) for (name, pattern, _), count in zip(probes, counts, strict=True) if count
+    }
+    summary = f"identifier-like values found: {hits}" if hits else f"{len({p[0] for p in probes})} text columns clean"
+    return CheckOutcome(PATTERN_SCAN, not hits, summary, {"hits": hits})
+
+
+def sql_of(expression: exp.Expression, dialect: str) -> str:
+    """Rendered SQL for metadata and debugging."""
+    return sqlglot.transpile(expression.sql(dialect=dialect), read=dialect, write=dialect)[0]

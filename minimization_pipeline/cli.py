@@ -1,0 +1,72 @@
+"""`python -m minimization_pipeline.cli run`: the whole hourly job once, on the embedded warehouse.
+
+Generates the demo RAW data when there is none, runs `hourly_minimization_job` in Dagster (with a
+persistent instance, so the run shows up in `make ui` afterwards) and prints what each table became.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_DEMO_USERS = 20_000
+
+
+def _ensure_dagster_home(data_dir: Path) -> None:
+    """Keep run history beside the data, without telemetry or the first-visit modal."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(data_dir / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(
+            "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
+            "run_queue:\n  max_concurrent_runs: 1  # DuckDB: one writer per file\n"
+        )
+
+
+def run(users: int) -> int:
+    from minimization_pipeline.settings import load_settings
+
+    settings = load_settings()
+    os.environ["MINIMIZATION_DATA_DIR"] = str(settings.data_dir)
+    if not (settings.data_dir / "raw.duckdb").exists():
+        from minimization_pipeline.demo.generate import generate_demo
+
+        started = time.perf_counter()
+        counts = generate_demo(settings.data_dir, users=users)
+        print(f"demo RAW data generated: {sum(counts.values()):,} rows in {time.perf_counter() - started:.1f} s")
+    _ensure_dagster_home(settings.data_dir)
+
+    import dagster as dg
+
+    from minimization_pipeline.definitions import build_definitions
+    from minimization_pipeline.defs.automation import HOURLY_JOB
+    from minimization_pipeline.summary import format_summary, summarize
+
+    defs = build_definitions(settings)
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
+    seconds = time.perf_counter() - started
+    print(format_summary(summarize(result, settings)))
+    status = "succeeded" if result.success else "FAILED"
+    print(f"\n{HOURLY_JOB} {status} in {seconds:.1f} s (run {result.run_id}; see it with `make ui`)")
+    return 0 if result.success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="minimization_pipeline")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="run the hourly job once on the embedded warehouse")
+    run_parser.add_argument("--users", type=int, default=DEFAULT_DEMO_USERS, help="demo size if RAW is absent")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.users)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dagster wiring: every module here only connects the pure pipeline to Dagster."""

@@ -1,0 +1,27 @@
+"""PUBLIC: person-level dbt models anonymized again with the higher public k, for wide sharing."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from minimization_pipeline.defs.resources import MinimizationResource
+from minimization_pipeline.defs.results import check_specs, events
+
+
+def public_asset(model: str, models_database: str) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["public", model])
+
+    @dg.asset(
+        key=key,
+        deps=[dg.AssetKey([model])],
+        group_name="public",
+        kinds={"duckdb"},
+        check_specs=check_specs(key),
+        description=f"public.main.{model}: the dbt model {model}, only the columns the policy lists, "
+        "anonymized again with the public k.",
+    )
+    def _public(minimization: MinimizationResource):
+        result = minimization.pipeline().publish_public(model, models_database)
+        yield from events(key, result)
+
+    return _public

@@ -1,0 +1,79 @@
+"""Turn an engine `TableResult` into Dagster events: blocking check results and a materialization."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from minimization_pipeline.anonymize import verify
+from minimization_pipeline.anonymize.engine import TableResult
+from minimization_pipeline.anonymize.plan import TablePlan
+
+
+def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """The four checks every RAW_SAFE and PUBLIC table must pass before it replaces anything."""
+    return [
+        dg.AssetCheckSpec(name, asset=key, blocking=True, description=verify.CHECK_DESCRIPTIONS[name])
+        for name in verify.CHECK_NAMES
+    ]
+
+
+def column_schema(plan: TablePlan) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(column.name, column.data_type, description=f"{column.role.value}: {column.reason}")
+            for column in plan.columns
+        ]
+    )
+
+
+def treatment_table(plan: TablePlan) -> str:
+    """Markdown: what happened to each column, shown on the asset in the UI."""
+    lines = ["| column | type | role | method | why |", "|---|---|---|---|---|"]
+    for column in plan.columns:
+        method = column.method.value if column.method else ""
+        lines.append(f"| {column.name} | {column.data_type} | {column.role.value} | {method} | {column.reason} |")
+    return "\n".join(lines)
+
+
+def events(key: dg.AssetKey, result: TableResult) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Check results first; a materialization only when the table was verified and swapped in."""
+    for check in result.checks:
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=check.name,
+            passed=check.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=check.summary,
+            metadata={name: _metadata_value(value) for name, value in check.metadata.items()},
+        )
+    plan = result.plan
+    if not result.published:
+        failed = ", ".join(f"{check.name}: {check.summary}" for check in result.failed_checks)
+        raise dg.Failure(
+            description=f"{plan.target} was not replaced: checks failed on the staging table ({failed}). "
+            "The previously published table is unchanged and downstream assets do not run.",
+            metadata={"failed_checks": [check.name for check in result.failed_checks]},
+        )
+    metadata: dict[str, object] = {
+        "dagster/row_count": result.rows,
+        "dagster/column_schema": column_schema(plan),
+        "treatment": plan.treatment.value,
+        "source": str(plan.source),
+        "k_required": plan.k if plan.quasi else None,
+        "k_achieved": result.k_achieved,
+        "classes": result.classes,
+        "seconds": round(result.seconds, 3),
+        "columns": dg.MetadataValue.md(treatment_table(plan)),
+        **{name: _metadata_value(value) for name, value in result.metrics.items()},
+    }
+    yield dg.MaterializeResult(
+        asset_key=key, metadata={name: value for name, value in metadata.items() if value is not None}
+    )
+
+
+def _metadata_value(value: object) -> object:
+    if isinstance(value, dict | list | tuple):
+        return dg.MetadataValue.json(value if not isinstance(value, tuple) else list(value))
+    return value

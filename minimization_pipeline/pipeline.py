@@ -1,0 +1,90 @@
+"""The pipeline's operations, free of Dagster: publish one RAW_SAFE or PUBLIC table.
+
+Each call reads the policy and the live catalog, refuses a policy that does not match the warehouse
+before writing anything, plans the table and hands it to the engine. Dagster assets only call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from minimization_pipeline.anonymize.engine import TableResult, publish
+from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
+from minimization_pipeline.catalog import Catalog
+from minimization_pipeline.policy import Policy, PolicyError, Treatment, load_policy, validate_against_catalog
+from minimization_pipeline.settings import resolve_secret
+from minimization_pipeline.warehouse.base import Warehouse, WarehouseLockedError
+from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
+
+RAW = "raw"
+RAW_SAFE = "raw_safe"
+PUBLIC = "public"
+CATALOG_SNAPSHOT = "catalog/raw.json"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A warehouse, a policy file and a secret: everything one run needs."""
+
+    data_dir: Path
+    policy_path: Path
+
+    def warehouse(self) -> Warehouse:
+        return DuckDBWarehouse(self.data_dir)
+
+    def policy(self) -> Policy:
+        return load_policy(self.policy_path)
+
+    def secret(self) -> str:
+        return resolve_secret(self.data_dir)
+
+    def raw_catalog(self) -> Catalog:
+        """The live RAW catalog; also saved as the snapshot the asset graph is built from."""
+        with self.warehouse().session(read=[RAW]) as session:
+            catalog = session.catalog(RAW)
+        catalog.save(self.data_dir / CATALOG_SNAPSHOT)
+        return catalog
+
+    def raw_catalog_or_snapshot(self) -> Catalog:
+        """For building definitions: the live catalog, else the last snapshot, else an empty one.
+
+        Loading definitions must not fail because a loader holds the RAW file or RAW is not there yet.
+        """
+        try:
+            return self.raw_catalog()
+        except (WarehouseLockedError, FileNotFoundError):
+            return Catalog.load(self.data_dir / CATALOG_SNAPSHOT) or Catalog(RAW)
+
+    def plan_raw_safe(self, schema: str, table: str) -> TablePlan:
+        """Validate the whole policy against RAW, then plan one table (nothing is written yet)."""
+        policy = self.policy()
+        catalog = self.raw_catalog()
+        validate_against_catalog(policy, catalog, origin=self.policy_path.name)
+        raw_table = catalog.get(schema, table)
+        if raw_table is None:
+            raise PolicyError(f"{RAW}.{schema}.{table}: table not found in the warehouse")
+        table_policy = policy.table(schema, table)
+        if table_policy and table_policy.treatment is Treatment.EXCLUDE:
+            raise PolicyError(f"{schema}.{table} is excluded by the policy and has no RAW_SAFE copy")
+        return plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE)
+
+    def publish_raw_safe(self, schema: str, table: str) -> TableResult:
+        plan = self.plan_raw_safe(schema, table)
+        return publish(self.warehouse(), plan, self.secret())
+
+    def plan_public(self, model: str, models_database: str) -> TablePlan:
+        policy = self.policy()
+        table_policy = policy.public.tables.get(model)
+        if table_policy is None:
+            raise PolicyError(f"public.{model}: not listed under public.tables in {self.policy_path.name}")
+        with self.warehouse().session(read=[models_database]) as session:
+            catalog = session.catalog(models_database)
+        table = catalog.get("main", model)
+        if table is None:
+            raise PolicyError(f"{models_database}.main.{model}: dbt model not built yet")
+        return plan_public(table, table_policy, table_policy.k or policy.public.k, models_database, PUBLIC)
+
+    def publish_public(self, model: str, models_database: str) -> TableResult:
+        plan = self.plan_public(model, models_database)
+        return publish(self.warehouse(), plan, self.secret())

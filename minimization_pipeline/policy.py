@@ -1,0 +1,257 @@
+"""The minimization policy (`minimization.yaml`): what each RAW table and column becomes in RAW_SAFE.
+
+Validated by pydantic so that a broken policy fails before anything is written, with a message that
+names the file, the table and the column. Checks that need the warehouse (does the column exist?)
+live in `validate_against_catalog`, run before every write.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from minimization_pipeline.catalog import Catalog
+
+
+class PolicyError(ValueError):
+    """The policy is invalid; the message names the file, table and column at fault."""
+
+
+class Role(StrEnum):
+    DIRECT = "direct"  # identifies a person on its own: pseudonymized
+    QUASI = "quasi"  # identifies in combination: k-anonymized
+    SENSITIVE = "sensitive"  # the attribute analyses are about: kept
+    KEEP = "keep"  # keys and timestamps analyses need: copied as is
+
+
+class Method(StrEnum):
+    HASH = "hash"
+    MASK = "mask"
+    FAKE = "fake"
+    NULL = "null"
+
+
+class Treatment(StrEnum):
+    TREAT = "treat"
+    PASS_THROUGH = "pass_through"
+    EXCLUDE = "exclude"
+
+
+class FakeKind(StrEnum):
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    NAME = "name"
+    EMAIL = "email"
+    PHONE = "phone"
+    STREET_ADDRESS = "street_address"
+    CITY = "city"
+    COMPANY = "company"
+
+
+class MaskStyle(StrEnum):
+    EMAIL_DOMAIN = "email_domain"  # ***@example.com
+    LAST2 = "last2"  # ********42
+    LAST4 = "last4"  # ************4242
+
+
+class Pattern(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    CARD = "card"
+    IPV4 = "ipv4"
+    IPV6 = "ipv6"
+
+
+#: Fake kinds that produce values of a pattern the scan looks for; choosing them allows that pattern.
+FAKE_PATTERNS = {FakeKind.EMAIL: Pattern.EMAIL, FakeKind.PHONE: Pattern.PHONE}
+
+_SHORTHANDS: dict[str, dict[str, Any]] = {
+    **{role.value: {"role": role.value} for role in (Role.QUASI, Role.SENSITIVE, Role.KEEP)},
+    **{method.value: {"role": Role.DIRECT.value, "method": method.value} for method in Method},
+}
+
+
+class ColumnPolicy(BaseModel):
+    """How one column is treated. A bare string is a shorthand: `keep`, `quasi`, `hash`, `fake:name`..."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    method: Method | None = None
+    fake: FakeKind | None = None
+    mask: MaskStyle = MaskStyle.LAST2
+    allow_patterns: tuple[Pattern, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_shorthand(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name, _, argument = value.partition(":")
+        if name not in _SHORTHANDS:
+            raise ValueError(
+                f"unknown column treatment {value!r}; expected one of {sorted(_SHORTHANDS)} "
+                "(fake takes a kind, e.g. 'fake:first_name')"
+            )
+        expanded = dict(_SHORTHANDS[name])
+        if argument:
+            if name != Method.FAKE:
+                raise ValueError(f"{value!r}: only 'fake' takes an argument (e.g. 'fake:first_name')")
+            expanded["fake"] = argument
+        return expanded
+
+    @model_validator(mode="after")
+    def _method_matches_role(self) -> ColumnPolicy:
+        if self.role is Role.DIRECT:
+            if self.method is None:
+                object.__setattr__(self, "method", Method.HASH)
+            if self.method is Method.FAKE and self.fake is None:
+                raise ValueError("method 'fake' needs a kind, e.g. fake: first_name")
+        elif self.method is not None:
+            raise ValueError(f"role {self.role.value!r} takes no method (only 'direct' identifiers do)")
+        return self
+
+    @property
+    def allowed_patterns(self) -> frozenset[Pattern]:
+        """Patterns this column may show: declared ones plus those its own fake kind produces."""
+        implied = {FAKE_PATTERNS[self.fake]} if self.method is Method.FAKE and self.fake in FAKE_PATTERNS else set()
+        return frozenset(self.allow_patterns) | implied
+
+
+class TablePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    treatment: Treatment = Treatment.TREAT
+    k: int | None = Field(default=None, ge=2)
+    columns: dict[str, ColumnPolicy] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _pass_through_keeps_everything_it_names(self) -> TablePolicy:
+        if self.treatment is Treatment.PASS_THROUGH:
+            if not self.columns:
+                raise ValueError(
+                    "a pass_through table must list the columns it passes (role keep); "
+                    "unlisted columns are published as NULL so that a new RAW column never leaks"
+                )
+            treated = sorted(name for name, column in self.columns.items() if column.role is not Role.KEEP)
+            if treated:
+                raise ValueError(f"pass_through copies columns as is, but {treated} are not 'keep'")
+        return self
+
+
+class SourcePolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tables: dict[str, TablePolicy] = Field(default_factory=dict)
+
+
+class PublicTablePolicy(BaseModel):
+    """A dbt model published to PUBLIC: only the listed columns leave, anonymized again."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int | None = Field(default=None, ge=2)
+    columns: dict[str, ColumnPolicy] = Field(min_length=1)
+
+
+class PublicPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(default=20, ge=2)
+    tables: dict[str, PublicTablePolicy] = Field(default_factory=dict)
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(default=1, ge=1, le=1)
+    k: int = Field(default=5, ge=2, description="k for RAW_SAFE tables without their own k")
+    public: PublicPolicy = Field(default_factory=PublicPolicy)
+    sources: dict[str, SourcePolicy] = Field(default_factory=dict)
+
+    def table(self, schema: str, name: str) -> TablePolicy | None:
+        """The policy of `schema.name`, or None when the policy does not name it (then: default plan)."""
+        source = self.sources.get(schema)
+        return source.tables.get(name) if source else None
+
+    def named_tables(self) -> list[tuple[str, str]]:
+        return sorted((schema, table) for schema, source in self.sources.items() for table in source.tables)
+
+    def k_for(self, table: TablePolicy | None) -> int:
+        return table.k if table and table.k else self.k
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """`('sources', 'app', 'tables', 'users', 'columns', 'email', 'role')` -> `app.users.email (role)`."""
+    parts = [str(part) for part in loc]
+    if parts[:1] == ["sources"] and len(parts) >= 4 and parts[2] == "tables":
+        where = f"{parts[1]}.{parts[3]}"
+        rest = parts[4:]
+        if rest[:1] == ["columns"] and len(rest) >= 2:
+            where += f".{rest[1]}"
+            rest = rest[2:]
+        return where + (f" ({'.'.join(rest)})" if rest else "")
+    if parts[:2] == ["public", "tables"] and len(parts) >= 3:
+        where = f"public.{parts[2]}"
+        rest = parts[3:]
+        if rest[:1] == ["columns"] and len(rest) >= 2:
+            where += f".{rest[1]}"
+            rest = rest[2:]
+        return where + (f" ({'.'.join(rest)})" if rest else "")
+    return ".".join(parts) or "(top level)"
+
+
+def parse_policy(data: Any, origin: str = "minimization.yaml") -> Policy:
+    """Validate an already-loaded document; errors are rewritten to name table and column."""
+    try:
+        return Policy.model_validate(data if data is not None else {})
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            # Drop pydantic's union/validator noise from the location: keep what a user wrote.
+            loc = tuple(part for part in item["loc"] if not str(part).startswith("function-"))
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "unknown key"
+            if item["type"] == "enum":
+                message = f"{message} (got {item.get('input')!r})"
+            problems.append(f"{origin}: {_location(loc)}: {message}")
+        raise PolicyError("invalid policy:\n  " + "\n  ".join(problems)) from None
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate `minimization.yaml`."""
+    if not path.exists():
+        raise PolicyError(f"{path}: policy file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise PolicyError(f"{path.name}: not valid YAML: {error}") from None
+    return parse_policy(data, origin=path.name)
+
+
+def validate_against_catalog(policy: Policy, catalog: Catalog, origin: str = "minimization.yaml") -> None:
+    """Fail before any write when the policy names a column that RAW does not have.
+
+    A table the policy names but RAW lacks is not an error here (a source may not have loaded yet);
+    the asset for it fails with its own message when run.
+    """
+    problems = []
+    for schema, name in policy.named_tables():
+        table_policy = policy.table(schema, name)
+        table = catalog.get(schema, name)
+        if table is None or table_policy is None:
+            continue
+        existing = {column.name for column in table.columns}
+        for column in table_policy.columns:
+            if column not in existing:
+                problems.append(
+                    f"{origin}: {schema}.{name}.{column}: column does not exist in "
+                    f"{catalog.database}.{schema}.{name} (it has: {', '.join(sorted(existing))})"
+                )
+    if problems:
+        raise PolicyError("policy does not match the warehouse:\n  " + "\n  ".join(problems))

@@ -1,0 +1,79 @@
+"""The one place that decides the environment: where the data lives, which policy, which dbt target.
+
+Everything else asks this module, so a laptop, the tests and (later) production differ only in
+environment variables, never in code paths.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+#: Warehouse databases of the embedded default, one DuckDB file each, attached under this name.
+DATABASES = ("raw", "raw_safe", "dev", "analytics", "public")
+
+#: The dbt target decides which database dbt reads (sources) and writes (models).
+DBT_TARGET_DATABASES = {"dev": ("raw_safe", "dev"), "prod": ("raw", "analytics")}
+
+SECRET_ENV = "MINIMIZATION_SECRET"
+SECRET_FILE_NAME = ".minimization_secret"
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or contradictory; the message says which variable to fix."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    data_dir: Path
+    policy_path: Path
+    dbt_target: str
+
+    @property
+    def dbt_models_database(self) -> str:
+        """The database the configured dbt target writes its models to (PUBLIC reads from it)."""
+        return DBT_TARGET_DATABASES[self.dbt_target][1]
+
+
+def load_settings() -> Settings:
+    """Read the environment once; every default suits a laptop checkout."""
+    environment = os.environ.get("MINIMIZATION_ENV", "local")
+    if environment != "local":
+        raise SettingsError(
+            f"MINIMIZATION_ENV={environment!r} is not supported yet: only 'local' (embedded DuckDB) "
+            "exists; the Snowflake deployment is tracked as its own issue."
+        )
+    data_dir = Path(os.environ.get("MINIMIZATION_DATA_DIR", PROJECT_ROOT / "data")).resolve()
+    policy_path = Path(os.environ.get("MINIMIZATION_POLICY", PROJECT_ROOT / "minimization.yaml")).resolve()
+    dbt_target = os.environ.get("MINIMIZATION_DBT_TARGET", "dev")
+    if dbt_target not in DBT_TARGET_DATABASES:
+        raise SettingsError(f"MINIMIZATION_DBT_TARGET={dbt_target!r}: expected one of {sorted(DBT_TARGET_DATABASES)}")
+    return Settings(environment, data_dir, policy_path, dbt_target)
+
+
+def resolve_secret(data_dir: Path) -> str:
+    """The key of the keyed hash: from MINIMIZATION_SECRET, or generated once per laptop data folder.
+
+    A generated secret lives beside the data it protects (never in the repository) with owner-only
+    permissions; losing it changes every pseudonym, which is why it is created once and reused.
+    """
+    from_env = os.environ.get(SECRET_ENV)
+    if from_env:
+        if len(from_env) < 16:
+            raise SettingsError(f"{SECRET_ENV} must be at least 16 characters long")
+        return from_env
+    path = data_dir / SECRET_FILE_NAME
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,80 @@
+"""The summary `make run` prints: each table, rows, treatment, k required and achieved, seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from minimization_pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    table: str
+    rows: int | None
+    treatment: str
+    k_required: int | None
+    k_achieved: int | None
+    seconds: float | None
+    status: str
+
+
+def _value(metadata: dict, name: str) -> object:
+    entry = metadata.get(name)
+    return getattr(entry, "value", entry)
+
+
+def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> list[SummaryRow]:
+    """Rows from the run's own events: materializations, their metadata, and failed steps."""
+    rows: list[SummaryRow] = []
+    seen: set[str] = set()
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        key = materialization.asset_key.to_user_string()
+        metadata = dict(materialization.metadata)
+        seen.add(key)
+        if key.startswith(("raw_safe/", "public/")):
+            rows.append(
+                SummaryRow(
+                    table=key,
+                    rows=_value(metadata, "dagster/row_count"),
+                    treatment=str(_value(metadata, "treatment")),
+                    k_required=_value(metadata, "k_required"),
+                    k_achieved=_value(metadata, "k_achieved"),
+                    seconds=_value(metadata, "seconds"),
+                    status="ok",
+                )
+            )
+        else:
+            rows.append(
+                SummaryRow(key, _value(metadata, "dagster/row_count"), f"dbt ({settings.dbt_target})",
+                           None, None, _value(metadata, "Execution Duration"), "ok")
+            )
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            rows.append(SummaryRow(event.step_key or "?", None, "", None, None, None, "FAILED"))
+    order = {"raw_safe": 0, "public": 2}
+    return sorted(rows, key=lambda row: (order.get(row.table.split("/")[0], 1), row.table))
+
+
+def format_summary(rows: list[SummaryRow]) -> str:
+    header = ("table", "rows", "treatment", "k req", "k got", "seconds", "status")
+    cells = [
+        (
+            row.table,
+            f"{row.rows:,}" if isinstance(row.rows, int) else "",
+            row.treatment,
+            str(row.k_required or ""),
+            str(row.k_achieved or ""),
+            f"{row.seconds:.2f}" if isinstance(row.seconds, int | float) else "",
+            row.status,
+        )
+        for row in rows
+    ]
+    widths = [max(len(header[i]), *(len(cell[i]) for cell in cells)) if cells else len(header[i]) for i in range(7)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for cell in cells:
+        out.append("  ".join(c.rjust(w) if i in (1, 3, 4, 5) else c.ljust(w) for i, (c, w) in enumerate(zip(cell, widths, strict=True))))
+    return "\n".join(out)

@@ -1,0 +1,110 @@
+"""The `Warehouse` interface: everything the pipeline asks of a warehouse, dialect hidden.
+
+SQL is built as sqlglot expressions and rendered here per dialect; identifiers are quoted by sqlglot,
+never by string formatting. Only small results (histograms, counts, catalogs) are fetched.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlglot import exp
+
+from minimization_pipeline.catalog import Catalog, Table
+
+STAGING_SUFFIX = "__staging"
+
+
+class WarehouseLockedError(RuntimeError):
+    """Another process holds the database; callers such as sensors skip instead of failing."""
+
+
+@dataclass(frozen=True)
+class TableRef:
+    database: str
+    schema: str
+    name: str
+
+    def expression(self, alias: str | None = None) -> exp.Table:
+        table = exp.table_(self.name, db=self.schema, catalog=self.database, quoted=True)
+        return table.as_(alias, quoted=True) if alias else table
+
+    def staging(self) -> TableRef:
+        return TableRef(self.database, self.schema, self.name + STAGING_SUFFIX)
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.schema}.{self.name}"
+
+
+class WarehouseSession(abc.ABC):
+    """One connection with the databases it needs; short-lived so that locks are short too."""
+
+    dialect: str
+
+    def __init__(self) -> None:
+        #: Every SQL text sent, so tests can prove the secret never appears in one.
+        self.statements: list[str] = []
+
+    def render(self, sql: str | exp.Expression) -> str:
+        text = sql if isinstance(sql, str) else sql.sql(dialect=self.dialect)
+        self.statements.append(text)
+        return text
+
+    @abc.abstractmethod
+    def execute(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def fetch_df(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> pd.DataFrame:
+        """A small result as pandas: histograms, counts, samples. Never a whole table."""
+
+    @abc.abstractmethod
+    def fetch_all(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> list[tuple]: ...
+
+    @abc.abstractmethod
+    def catalog(self, database: str) -> Catalog: ...
+
+    @abc.abstractmethod
+    def describe(self, ref: TableRef) -> Table | None:
+        """The columns of one table or view (staging ones included), or None if it does not exist."""
+
+    @abc.abstractmethod
+    def secret_expression(self) -> exp.Expression:
+        """An expression that evaluates to the hashing secret without the secret in the SQL text."""
+
+    @abc.abstractmethod
+    def upload_temp(self, name: str, frame: pd.DataFrame, types: dict[str, exp.DataType]) -> exp.Table:
+        """Upload a small frame (a mapping) as a session-scoped table, columns cast to `types`."""
+
+    @abc.abstractmethod
+    def ensure_schema(self, database: str, schema: str) -> None: ...
+
+    @abc.abstractmethod
+    def object_kind(self, ref: TableRef) -> str | None:
+        """'table', 'view' or None when nothing of that name exists."""
+
+    @abc.abstractmethod
+    def drop(self, ref: TableRef) -> None:
+        """Drop a table or view if it exists."""
+
+    @abc.abstractmethod
+    def swap_in(self, staging: TableRef, target: TableRef) -> None:
+        """Atomically replace `target` (table or view, or nothing) with the verified staging table."""
+
+    def create_view(self, ref: TableRef, select: exp.Select) -> None:
+        self.drop(ref)
+        self.execute(exp.Create(this=ref.expression(), kind="VIEW", expression=select))
+
+
+class Warehouse(abc.ABC):
+    dialect: str
+
+    @abc.abstractmethod
+    @contextmanager
+    def session(
+        self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
+    ) -> Iterator[WarehouseSession]:
+        """Open a session reading `read` databases and writing `write` ones."""

@@ -1,0 +1,229 @@
+"""The embedded default: one DuckDB file per warehouse database, attached under its name.
+
+`raw.app.users` then means the same as on Snowflake. DuckDB lets one process write a file at a time,
+so sessions are short, attach read-only what they only read, and wait a bounded time for a lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from sqlglot import exp
+
+from minimization_pipeline.catalog import Catalog, Table
+from minimization_pipeline.warehouse.base import (
+    STAGING_SUFFIX,
+    TableRef,
+    Warehouse,
+    WarehouseLockedError,
+    WarehouseSession,
+)
+
+SECRET_VARIABLE = "minimization_secret"
+_INTERNAL_SCHEMAS = ("information_schema", "pg_catalog")
+
+
+def _is_lock_error(error: Exception) -> bool:
+    return "lock" in str(error).lower() and (
+        "conflicting" in str(error).lower() or "could not set" in str(error).lower()
+    )
+
+
+class DuckDBSession(WarehouseSession):
+    dialect = "duckdb"
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        super().__init__()
+        self.connection = connection
+
+    def execute(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> None:
+        self.connection.execute(self.render(sql), params)
+
+    def fetch_df(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> pd.DataFrame:
+        return self.connection.execute(self.render(sql), params).df()
+
+    def fetch_all(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> list[tuple]:
+        return self.connection.execute(self.render(sql), params).fetchall()
+
+    def catalog(self, database: str) -> Catalog:
+        rows = self.fetch_all(
+            """
+            SELECT c.table_schema, c.table_name,
+                   CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END,
+                   c.column_name, c.data_type
+            FROM information_schema.columns AS c
+            JOIN information_schema.tables AS t
+              ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema
+             AND t.table_name = c.table_name
+            WHERE c.table_catalog = ? AND c.table_schema NOT IN ('information_schema', 'pg_catalog')
+              AND NOT ends_with(c.table_name, ?)
+            ORDER BY c.table_schema, c.table_name, c.ordinal_position
+            """,
+            [database, STAGING_SUFFIX],
+        )
+        return Catalog.from_rows(database, rows)
+
+    def describe(self, ref: TableRef) -> Table | None:
+        rows = self.fetch_all(
+            """
+            SELECT c.table_schema, c.table_name,
+                   CASE WHEN t.table_type = 'VIEW' THEN 'view' ELSE 'table' END,
+                   c.column_name, c.data_type
+            FROM information_schema.columns AS c
+            JOIN information_schema.tables AS t
+              ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema
+             AND t.table_name = c.table_name
+            WHERE c.table_catalog = ? AND c.table_schema = ? AND c.table_name = ?
+            ORDER BY c.ordinal_position
+            """,
+            [ref.database, ref.schema, ref.name],
+        )
+        tables = Catalog.from_rows(ref.database, rows).tables
+        return tables[0] if tables else None
+
+    def secret_expression(self) -> exp.Expression:
+        return exp.Anonymous(this="getvariable", expressions=[exp.Literal.string(SECRET_VARIABLE)])
+
+    def set_secret(self, secret: str) -> None:
+        # A bind parameter: the secret is never part of any SQL text, log or profile.
+        self.connection.execute(self.render(f"SET VARIABLE {SECRET_VARIABLE} = ?"), [secret])
+
+    def upload_temp(self, name: str, frame: pd.DataFrame, types: dict[str, exp.DataType]) -> exp.Table:
+        view = f"__upload_{name}"
+        self.connection.register(view, frame)
+        try:
+            select = exp.select(
+                *(
+                    exp.cast(exp.column(column, quoted=True), types[column]).as_(column, quoted=True)
+                    for column in frame.columns
+                )
+            ).from_(exp.to_identifier(view, quoted=True))
+            target = exp.to_identifier(name, quoted=True)
+            self.execute(
+                exp.Create(
+                    this=exp.Table(this=target),
+                    kind="TABLE",
+                    expression=select,
+                    replace=True,
+                    properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                )
+            )
+        finally:
+            self.connection.unregister(view)
+        return exp.Table(this=exp.to_identifier(name, quoted=True))
+
+    def ensure_schema(self, database: str, schema: str) -> None:
+        self.execute(
+            exp.Create(
+                this=exp.Table(
+                    this=exp.to_identifier(schema, quoted=True), db=exp.to_identifier(database, quoted=True)
+                ),
+                kind="SCHEMA",
+                exists=True,
+            )
+        )
+
+    def object_kind(self, ref: TableRef) -> str | None:
+        rows = self.fetch_all(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            [ref.database, ref.schema, ref.name],
+        )
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def drop(self, ref: TableRef) -> None:
+        kind = self.object_kind(ref)
+        if kind:
+            self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
+
+    def swap_in(self, staging: TableRef, target: TableRef) -> None:
+        kind = self.object_kind(target)
+        self.connection.execute("BEGIN TRANSACTION")
+        try:
+            if kind:
+                self.execute(exp.Drop(tables=[target.expression()], kind=kind.upper()))
+            self.execute(
+                exp.Alter(
+                    this=staging.expression(),
+                    kind="TABLE",
+                    actions=[exp.AlterRename(this=exp.to_table(target.name, quoted=True))],
+                )
+            )
+            self.connection.execute("COMMIT")
+        except Exception:
+            self.connection.execute("ROLLBACK")
+            raise
+
+
+class DuckDBWarehouse(Warehouse):
+    """Databases are files `<data_dir>/<name>.duckdb`; a session attaches the ones it needs."""
+
+    dialect = "duckdb"
+
+    def __init__(self, data_dir: Path, lock_timeout_s: float = 120.0) -> None:
+        self.data_dir = Path(data_dir)
+        self.lock_timeout_s = lock_timeout_s
+
+    def path(self, database: str) -> Path:
+        return self.data_dir / f"{database}.duckdb"
+
+    def exists(self, database: str) -> bool:
+        return self.path(database).exists()
+
+    @contextmanager
+    def session(
+        self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
+    ) -> Iterator[DuckDBSession]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(":memory:")
+        try:
+            for database in write:
+                self._attach(connection, database, read_only=False)
+            for database in read:
+                if database not in write:
+                    self._attach(connection, database, read_only=True)
+            session = DuckDBSession(connection)
+            if secret is not None:
+                session.set_secret(secret)
+            yield session
+        finally:
+            connection.close()
+
+    def _attach(self, connection: duckdb.DuckDBPyConnection, database: str, read_only: bool) -> None:
+        path = self.path(database)
+        if read_only and not path.exists():
+            raise FileNotFoundError(
+                f"warehouse database {database!r} does not exist yet ({path}); "
+                "for the demo, run `make run` or `python -m minimization_pipeline.demo.generate`"
+            )
+        mode = " (READ_ONLY)" if read_only else ""
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.05
+        while True:
+            try:
+                connection.execute(f"ATTACH '{_sql_string(path)}' AS {_identifier(database)}{mode}")
+                return
+            except duckdb.Error as error:
+                if not _is_lock_error(error):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseLockedError(
+                        f"{path} is locked by another process (waited {self.lock_timeout_s:.0f} s): {error}"
+                    ) from error
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+
+def _identifier(name: str) -> str:
+    return exp.to_identifier(name, quoted=True).sql(dialect="duckdb")
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")
