@@ -14,7 +14,7 @@ import pandas as pd
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize, verify
-from minimization_pipeline.anonymize.kanon import KAnonResult, k_anonymize, released_column
+from minimization_pipeline.anonymize.kanon import KAnonResult, KAnonymityError, k_anonymize, released_column
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Column, Table
@@ -168,7 +168,10 @@ def _search(session: WarehouseSession, plan: TablePlan) -> dict[str, object]:
     started = time.perf_counter()
     histogram = build_histogram(session, plan)
     histogram_seconds = time.perf_counter() - started
-    result = k_anonymize(histogram[[c.name for c in plan.quasi] + [COUNT]], plan.qi_columns, plan.k, COUNT)
+    try:
+        result = k_anonymize(histogram[[c.name for c in plan.quasi] + [COUNT]], plan.qi_columns, plan.k, COUNT)
+    except KAnonymityError as error:
+        raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
     upload_mapping(session, plan, histogram, result)
     metrics: dict[str, object] = {
         "distinct_tuples": len(histogram),

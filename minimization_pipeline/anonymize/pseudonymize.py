@@ -113,7 +113,9 @@ def _pick(words: str, slice_: exp.Expression, shift: int = 0) -> exp.Expression:
     vocab = vocabulary(words)
     array = exp.Array(expressions=[exp.Literal.string(word) for word in vocab])
     index = _template(f"1 + ((:s + {shift}) % {len(vocab)})", s=slice_.copy())
-    return exp.Bracket(this=array, expressions=[index])
+    # offset=1: the index is already 1-based; without it sqlglot adds DuckDB's offset again, reading
+    # past the end (NULL) for one value in n and never picking the first word.
+    return exp.Bracket(this=array, expressions=[index], offset=1)
 
 
 def _fake_parts(kind: FakeKind, slices: list[exp.Expression], shift: int) -> exp.Expression:

@@ -25,13 +25,13 @@ import datetime as dt
 import os
 import pathlib
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 import pandas as pd
 from faker import Faker
 from faker.providers.address.en_US import Provider as AddressProvider
-from faker.providers.internet.en_US import Provider as InternetProvider
 from faker.providers.person.en_US import Provider as PersonProvider
 
 RAW_FILE = "raw.duckdb"
@@ -64,9 +64,9 @@ PLANS: tuple[tuple[str, str, str, float, float], ...] = (
     ("enterprise", "399.00", "Single sign-on, audit logs and a dedicated success manager.", 0.03, 0.95),
 )
 
-#: Email domains: Faker's en_US free-mail list plus other common US providers, weighted by popularity.
+#: Email domains weighted by rough US popularity: Faker's en_US `free_email_domains` (gmail, yahoo,
+#: hotmail) plus the other big providers, so domains are not a near-unique quasi-identifier.
 EMAIL_DOMAINS: dict[str, float] = {
-    **dict.fromkeys(InternetProvider.free_email_domains, 0.0),
     "gmail.com": 45.0,
     "yahoo.com": 13.0,
     "hotmail.com": 8.0,
@@ -97,6 +97,27 @@ US_SHARE_LINKED = 0.97
 US_SHARE_OTHERS = 0.75
 
 CARD_BRANDS: dict[str, float] = {"visa": 52.0, "mastercard": 28.0, "amex": 12.0, "discover": 8.0}
+
+#: Current user agent shapes with their rough traffic share; {chrome} etc. are filled per vocabulary entry.
+USER_AGENT_TEMPLATES: dict[str, float] = {
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{chrome}.0.0.0 Safari/537.36": 26.0,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{chrome}.0.0.0 Safari/537.36": 10.0,
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36": 3.0,
+    "Mozilla/5.0 (Linux; Android {android}; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{chrome}.0.0.0 Mobile Safari/537.36": 17.0,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/{chrome}.0.0.0 Safari/537.36 Edg/{chrome}.0.0.0": 7.0,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{firefox}.0) Gecko/20100101 Firefox/{firefox}.0": 4.0,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:{firefox}.0) Gecko/20100101 Firefox/{firefox}.0": 2.0,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/{safari} Safari/605.1.15": 8.0,
+    "Mozilla/5.0 (iPhone; CPU iPhone OS {ios} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/{safari} Mobile/15E148 Safari/604.1": 20.0,
+    "Mozilla/5.0 (iPad; CPU OS {ios} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/{safari} Mobile/15E148 Safari/604.1": 3.0,
+}
 
 PLACE_COUNT = 300
 STREET_COUNT = 500
@@ -172,7 +193,7 @@ def generate_demo(data_dir: pathlib.Path, users: int = 5_000, seed: int = 7) -> 
     data_dir = pathlib.Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     target = data_dir / RAW_FILE
-    scratch = data_dir / f".{RAW_FILE}.{os.getpid()}.tmp"
+    scratch = data_dir / f".{RAW_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     _remove_database_files(scratch)
     try:
         counts = _generate_into(scratch, users, seed)
@@ -216,8 +237,10 @@ def _generate_into(path: pathlib.Path, users: int, seed: int) -> dict[str, int]:
 
 
 def _remove_database_files(path: pathlib.Path, keep_main: bool = False) -> None:
-    for candidate in (path.with_name(path.name + ".wal"),) if keep_main else (path, path.with_name(path.name + ".wal")):
-        candidate.unlink(missing_ok=True)
+    """Delete a database file and its write-ahead log (or only the log), if present."""
+    if not keep_main:
+        path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
 
 
 def _sql_literal(text: str) -> str:
@@ -334,28 +357,6 @@ def _unique(make: Callable[[], str], count: int) -> list[str]:
     return list(values)
 
 
-#: Current user agent shapes with their rough traffic share; {chrome} etc. are filled per vocabulary entry.
-USER_AGENT_TEMPLATES: dict[str, float] = {
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/{chrome}.0.0.0 Safari/537.36": 26.0,
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/{chrome}.0.0.0 Safari/537.36": 10.0,
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome}.0.0.0 Safari/537.36": 3.0,
-    "Mozilla/5.0 (Linux; Android {android}; K) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/{chrome}.0.0.0 Mobile Safari/537.36": 17.0,
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/{chrome}.0.0.0 Safari/537.36 Edg/{chrome}.0.0.0": 7.0,
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{firefox}.0) Gecko/20100101 Firefox/{firefox}.0": 4.0,
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:{firefox}.0) Gecko/20100101 Firefox/{firefox}.0": 2.0,
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/{safari} Safari/605.1.15": 8.0,
-    "Mozilla/5.0 (iPhone; CPU iPhone OS {ios} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/{safari} Mobile/15E148 Safari/604.1": 20.0,
-    "Mozilla/5.0 (iPad; CPU OS {ios} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/{safari} Mobile/15E148 Safari/604.1": 3.0,
-}
-
-
 def _user_agent(fake: Faker) -> str:
     """A current browser UA string; Faker's own user agents are mostly decades-old browsers."""
     template = fake.random.choices(list(USER_AGENT_TEMPLATES), weights=list(USER_AGENT_TEMPLATES.values()))[0]
@@ -447,7 +448,7 @@ def _stage_people(con: duckdb.DuckDBPyConnection, users: int) -> None:
     letter, so emails are unique by construction, across app users and Stripe-only people alike.
     """
     people = users + round(users * OTHER_CUSTOMERS_PER_USER)
-    first_slots = {key: _slot_count(con, f"v_first WHERE key = '{key}'") for key in ("female", "male", "any")}
+    first_slots = dict(con.execute("SELECT key, count(*) FROM v_first GROUP BY key").fetchall())
     con.execute(f"""
         CREATE TABLE people AS
         WITH drawn AS (

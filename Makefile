@@ -1,0 +1,44 @@
+# The README's two commands: `make run` (the pipeline end to end on the embedded DuckDB warehouse)
+# and `make test` (the whole test suite). Each sets itself up on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+UV_VERSION := 0.13.9
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export MINIMIZATION_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(MINIMIZATION_DATA_DIR)/dagster_home
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' -not -path '*/target/*' 2>/dev/null)
+
+.PHONY: setup run test lint ui bench clean
+
+setup: $(VENV)/.installed $(MANIFEST)
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	@if command -v uv >/dev/null 2>&1; then uv sync --frozen --extra dev; else python3 -m uv sync --frozen --extra dev; fi
+	@touch $@
+
+# The manifest is prepared by the build, never at import (dagster-dbt reads it to build assets).
+$(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
+	@mkdir -p "$(MINIMIZATION_DATA_DIR)"
+	dagster-dbt project prepare-and-package --file minimization_pipeline/dbt_project.py
+	@touch $@
+
+run: setup
+	python -m minimization_pipeline.cli run
+
+test: setup
+	python -m pytest
+
+lint: setup
+	ruff check .
+	ruff format --check .
+
+ui: setup
+	@test -f "$(MINIMIZATION_DATA_DIR)/raw.duckdb" || python -m minimization_pipeline.demo.generate --data-dir "$(MINIMIZATION_DATA_DIR)"
+	@python -c "from minimization_pipeline.cli import _ensure_dagster_home; from pathlib import Path; _ensure_dagster_home(Path('$(MINIMIZATION_DATA_DIR)'))"
+	dagster dev -h 127.0.0.1 -p $${PORT:-3000} -w workspace.yaml
+
+clean:
+	rm -rf $(VENV) data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache

@@ -1,0 +1,160 @@
+"""Fail closed: a leaking or broken policy never replaces what was published, and says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from minimization_pipeline.anonymize.engine import publish
+from minimization_pipeline.anonymize.kanon import KAnonymityError
+from minimization_pipeline.definitions import build_definitions
+from minimization_pipeline.defs.automation import HOURLY_JOB
+from minimization_pipeline.pipeline import Pipeline
+from minimization_pipeline.policy import PolicyError
+from minimization_pipeline.settings import PROJECT_ROOT
+from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
+from minimization_pipeline_tests.conftest import TEST_SECRET, PipelineRun, copy_run_data, make_settings
+from minimization_pipeline_tests.integration.helpers import open_warehouse, table_digest
+
+
+def write_policy(tmp_path: Path, change: callable) -> Path:
+    """The demo policy with one deliberate change."""
+    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    change(policy)
+    path = tmp_path / "minimization.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    return path
+
+
+def users_columns(policy: dict) -> dict:
+    return policy["sources"]["app"]["tables"]["users"]["columns"]
+
+
+def test_leaking_policy_fails_its_check_and_downstream_keeps_reading_the_safe_table(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    data_dir = copy_run_data(pipeline_run, tmp_path / "data")
+    before = table_digest(data_dir, "raw_safe", "app", "users")
+    leaking = write_policy(tmp_path, lambda p: users_columns(p).update(email="keep"))
+
+    defs = build_definitions(make_settings(data_dir, leaking))
+    result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+
+    assert not result.success
+    failed = {
+        (c.asset_key.to_user_string(), c.check_name) for c in result.get_asset_check_evaluations() if not c.passed
+    }
+    assert ("raw_safe/app/users", "pattern_scan") in failed
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "raw_safe/app/users" not in materialized
+    assert "customers" not in materialized and "public/customers" not in materialized, "dbt must not run"
+    assert table_digest(data_dir, "raw_safe", "app", "users") == before, "the published table must be unchanged"
+    with open_warehouse(data_dir, "raw_safe", "dev") as connection:
+        assert connection.execute("SELECT count(*) FROM raw_safe.app.users WHERE email LIKE '%@%'").fetchone()[0] == 0
+        staging = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%__staging'"
+        ).fetchone()[0]
+        assert staging == 0, "a rejected staging table must not stay behind"
+        dev_emails = connection.execute("SELECT count(*) FROM dev.main.customers WHERE email LIKE '%@%'").fetchone()
+        assert dev_emails[0] == 0
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda p: users_columns(p).update(email="hsah"), ["minimization.yaml", "app.users.email", "hsah"]),
+        (lambda p: p.update(k=0), ["minimization.yaml", "k", "greater than or equal to 2"]),
+        (lambda p: p["sources"]["app"]["tables"]["orders"].update(k=0), ["app.orders", "k"]),
+        (lambda p: users_columns(p).update(email={"role": "direct", "method": "fake"}), ["app.users.email", "kind"]),
+        (lambda p: p.update(sources={"app": {"tables": {"plans": {"treatment": "pass_through"}}}}), ["app.plans"]),
+    ],
+)
+def test_broken_policy_is_refused_at_load_with_a_message_naming_it(
+    tmp_path: Path, fresh_data: Path, change: callable, expected: list[str]
+) -> None:
+    broken = write_policy(tmp_path, change)
+    with pytest.raises(PolicyError) as error:
+        build_definitions(make_settings(fresh_data, broken))
+    for fragment in expected:
+        assert fragment in str(error.value)
+    assert not (fresh_data / "raw_safe.duckdb").exists(), "nothing may be written"
+
+
+def test_policy_naming_a_missing_column_fails_before_anything_is_written(
+    pipeline_run: PipelineRun, tmp_path: Path
+) -> None:
+    data_dir = copy_run_data(pipeline_run, tmp_path / "data")
+    broken = write_policy(tmp_path, lambda p: users_columns(p).update(emial="hash"))
+    before = {path.name: path.read_bytes() for path in data_dir.glob("raw_safe.duckdb")}
+
+    defs = build_definitions(make_settings(data_dir, broken))
+    result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not result.success
+    assert not result.get_asset_materialization_events()
+    messages = " ".join(
+        event.step_failure_data.error.to_string() for event in result.all_events if event.is_step_failure
+    )
+    assert "app.users.emial" in messages and "column does not exist" in messages
+    # Every RAW_SAFE step refuses the whole policy, so no table was rewritten.
+    assert {path.name: path.read_bytes() for path in data_dir.glob("raw_safe.duckdb")} == before
+
+
+def test_a_table_smaller_than_k_is_refused_not_published(fresh_data: Path, tmp_path: Path) -> None:
+    with duckdb.connect(str(fresh_data / "raw.duckdb")) as connection:
+        connection.execute("CREATE TABLE app.vip (id BIGINT, age INTEGER)")
+        connection.execute("INSERT INTO app.vip VALUES (1, 40), (2, 41), (3, 42)")
+    policy = write_policy(
+        tmp_path, lambda p: p["sources"]["app"]["tables"].update(vip={"columns": {"id": "keep", "age": "quasi"}})
+    )
+    pipeline = Pipeline(fresh_data, policy)
+    with pytest.raises(KAnonymityError, match=r"raw\.app\.vip.*fewer rows than k"):
+        pipeline.publish_raw_safe("app", "vip")
+    with open_warehouse(fresh_data, "raw_safe") as connection:
+        assert (
+            connection.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'vip%'"
+            ).fetchone()[0]
+            == 0
+        )
+
+
+class RecordingWarehouse(DuckDBWarehouse):
+    """The real DuckDB warehouse, keeping every SQL text its sessions sent."""
+
+    def __init__(self, data_dir: Path) -> None:
+        super().__init__(data_dir)
+        self.statements: list[str] = []
+
+    def session(self, *args, **kwargs):
+        parent = super().session(*args, **kwargs)
+        recorder = self
+
+        class _Recorded:
+            def __enter__(self):
+                self.session = parent.__enter__()
+                return self.session
+
+            def __exit__(self, *exc):
+                recorder.statements.extend(self.session.statements)
+                return parent.__exit__(*exc)
+
+        return _Recorded()
+
+
+def test_secret_is_never_in_any_sql_text(fresh_data: Path) -> None:
+    pipeline = Pipeline(fresh_data, PROJECT_ROOT / "minimization.yaml")
+    warehouse = RecordingWarehouse(fresh_data)
+    for schema, table in [("app", "users"), ("stripe", "customers"), ("app", "plans")]:
+        result = publish(warehouse, pipeline.plan_raw_safe(schema, table), TEST_SECRET)
+        assert result.published
+    assert len(warehouse.statements) > 20
+    assert any("getvariable" in statement.lower() for statement in warehouse.statements)
+    assert not [statement for statement in warehouse.statements if TEST_SECRET in statement]

@@ -1,0 +1,262 @@
+"""The policy file: the demo loads, shorthands expand, and every mistake names file, table and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from minimization_pipeline.catalog import Catalog, Column, Table
+from minimization_pipeline.policy import (
+    ColumnPolicy,
+    FakeKind,
+    MaskStyle,
+    Method,
+    Pattern,
+    Policy,
+    PolicyError,
+    Role,
+    Treatment,
+    load_policy,
+    validate_against_catalog,
+)
+
+DEMO_POLICY = Path(__file__).resolve().parents[2] / "minimization.yaml"
+
+
+def write_policy(tmp_path: Path, document: dict[str, Any] | str, name: str = "my_policy.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(document if isinstance(document, str) else yaml.safe_dump(document))
+    return path
+
+
+def users_columns(columns: dict[str, Any], **table: Any) -> dict[str, Any]:
+    """A policy document whose only table is app.users."""
+    return {"sources": {"app": {"tables": {"users": {"columns": columns, **table}}}}}
+
+
+def load_error(tmp_path: Path, document: dict[str, Any] | str) -> str:
+    with pytest.raises(PolicyError) as raised:
+        load_policy(write_policy(tmp_path, document))
+    return str(raised.value)
+
+
+# ------------------------------------------------------------------------------------------ the demo
+
+
+def test_demo_policy_loads() -> None:
+    policy = load_policy(DEMO_POLICY)
+    assert isinstance(policy, Policy)
+    assert policy.k == 5
+    assert policy.public.k == 20
+    assert ("app", "users") in policy.named_tables()
+    assert ("stripe", "charges") in policy.named_tables()
+
+
+def test_demo_policy_classifies_users() -> None:
+    users = load_policy(DEMO_POLICY).table("app", "users")
+    assert users is not None
+    assert users.treatment is Treatment.TREAT
+    assert users.columns["email"] == ColumnPolicy(role=Role.DIRECT, method=Method.HASH)
+    assert users.columns["phone"].method is Method.MASK
+    assert users.columns["phone"].mask is MaskStyle.LAST2
+    assert users.columns["zip"].role is Role.QUASI
+    assert users.columns["id"].role is Role.KEEP
+
+
+def test_demo_policy_pass_through_and_fake() -> None:
+    policy = load_policy(DEMO_POLICY)
+    plans = policy.table("app", "plans")
+    assert plans is not None and plans.treatment is Treatment.PASS_THROUGH
+    customers = policy.table("stripe", "customers")
+    assert customers is not None
+    assert customers.columns["address_line"].fake is FakeKind.STREET_ADDRESS
+
+
+def test_table_k_falls_back_to_policy_k() -> None:
+    policy = Policy.model_validate(users_columns({"id": "keep"}, k=12))
+    assert policy.k_for(policy.table("app", "users")) == 12
+    assert policy.k_for(None) == policy.k
+    assert policy.table("app", "nope") is None
+    assert policy.table("nope", "users") is None
+
+
+# ------------------------------------------------------------------------------------------ shorthands
+
+
+@pytest.mark.parametrize("method", [Method.HASH, Method.MASK, Method.NULL])
+def test_method_shorthand_is_a_direct_identifier(method: Method) -> None:
+    column = ColumnPolicy.model_validate(method.value)
+    assert column.role is Role.DIRECT
+    assert column.method is method
+
+
+def test_hash_shorthand() -> None:
+    assert ColumnPolicy.model_validate("hash") == ColumnPolicy(role=Role.DIRECT, method=Method.HASH)
+
+
+def test_fake_shorthand_takes_a_kind() -> None:
+    column = ColumnPolicy.model_validate("fake:first_name")
+    assert (column.role, column.method, column.fake) == (Role.DIRECT, Method.FAKE, FakeKind.FIRST_NAME)
+
+
+@pytest.mark.parametrize("role", [Role.QUASI, Role.SENSITIVE, Role.KEEP])
+def test_role_shorthand_has_no_method(role: Role) -> None:
+    column = ColumnPolicy.model_validate(role.value)
+    assert column.role is role
+    assert column.method is None
+
+
+def test_direct_defaults_to_hash() -> None:
+    assert ColumnPolicy(role=Role.DIRECT).method is Method.HASH
+
+
+def test_fake_email_implies_the_email_pattern() -> None:
+    assert ColumnPolicy.model_validate("fake:email").allowed_patterns == {Pattern.EMAIL}
+    assert ColumnPolicy.model_validate("fake:phone").allowed_patterns == {Pattern.PHONE}
+    assert ColumnPolicy.model_validate("fake:city").allowed_patterns == frozenset()
+    declared = ColumnPolicy(role=Role.KEEP, allow_patterns=(Pattern.IPV4,))
+    assert declared.allowed_patterns == {Pattern.IPV4}
+
+
+# ------------------------------------------------------------------------------------------ broken policies
+
+
+def test_unknown_method_names_file_table_and_column(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"emial": "hsah"}))
+    assert "my_policy.yaml" in message
+    assert "app.users.emial" in message
+    assert "hsah" in message
+
+
+def test_unknown_method_in_long_form(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"email": {"role": "direct", "method": "hsah"}}))
+    assert "my_policy.yaml: app.users.email" in message
+    assert "hsah" in message
+
+
+def test_k_zero_at_top_level(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {"k": 0})
+    assert "my_policy.yaml: k:" in message
+    assert "greater than or equal to 2" in message
+
+
+def test_k_zero_on_a_table(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"id": "keep"}, k=0))
+    assert "my_policy.yaml: app.users (k)" in message
+    assert "greater than or equal to 2" in message
+
+
+def test_unknown_key_on_a_column(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"email": {"role": "direct", "colour": "red"}}))
+    assert "my_policy.yaml: app.users.email (colour): unknown key" in message
+
+
+def test_unknown_key_on_a_table(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"id": "keep"}, treatmnt="treat"))
+    assert "my_policy.yaml: app.users (treatmnt): unknown key" in message
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    assert "my_policy.yaml: sorces: unknown key" in load_error(tmp_path, {"sorces": {}})
+
+
+@pytest.mark.parametrize("column", ["fake", {"role": "direct", "method": "fake"}])
+def test_fake_without_a_kind(tmp_path: Path, column: Any) -> None:
+    message = load_error(tmp_path, users_columns({"first_name": column}))
+    assert "my_policy.yaml: app.users.first_name" in message
+    assert "needs a kind" in message
+
+
+def test_fake_with_an_unknown_kind(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"first_name": "fake:pet_name"}))
+    assert "my_policy.yaml: app.users.first_name" in message
+    assert "pet_name" in message
+
+
+def test_argument_on_a_shorthand_other_than_fake(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"email": "hash:sha1"}))
+    assert "my_policy.yaml: app.users.email" in message
+    assert "only 'fake' takes an argument" in message
+
+
+@pytest.mark.parametrize("role", ["quasi", "sensitive", "keep"])
+def test_method_on_a_non_direct_role(tmp_path: Path, role: str) -> None:
+    message = load_error(tmp_path, users_columns({"zip": {"role": role, "method": "hash"}}))
+    assert "my_policy.yaml: app.users.zip" in message
+    assert f"role '{role}' takes no method" in message
+
+
+def test_pass_through_without_columns(tmp_path: Path) -> None:
+    document = {"sources": {"app": {"tables": {"plans": {"treatment": "pass_through"}}}}}
+    message = load_error(tmp_path, document)
+    assert "my_policy.yaml: app.plans" in message
+    assert "must list the columns" in message
+
+
+def test_pass_through_with_a_treated_column(tmp_path: Path) -> None:
+    columns = {"plan": "keep", "description": "hash", "owner": "quasi"}
+    document = {"sources": {"app": {"tables": {"plans": {"treatment": "pass_through", "columns": columns}}}}}
+    message = load_error(tmp_path, document)
+    assert "my_policy.yaml: app.plans" in message
+    assert "'description'" in message and "'owner'" in message
+    assert "'plan'" not in message
+
+
+def test_public_table_errors_name_the_public_table(tmp_path: Path) -> None:
+    message = load_error(tmp_path, {"public": {"tables": {"customers": {"columns": {"age": "qausi"}}}}})
+    assert "my_policy.yaml: public.customers.age" in message
+
+
+def test_every_problem_is_reported(tmp_path: Path) -> None:
+    message = load_error(tmp_path, users_columns({"a": "hsah", "b": "fake"}, k=1))
+    assert "app.users.a" in message
+    assert "app.users.b" in message
+    assert "app.users (k)" in message
+
+
+def test_invalid_yaml(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "sources:\n  app: [unclosed\n")
+    assert "my_policy.yaml" in message
+    assert "not valid YAML" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+    with pytest.raises(PolicyError, match="absent.yaml: policy file not found"):
+        load_policy(path)
+
+
+def test_empty_file_is_the_default_policy(tmp_path: Path) -> None:
+    policy = load_policy(write_policy(tmp_path, ""))
+    assert policy.sources == {}
+    assert policy.k == 5
+
+
+# ------------------------------------------------------------------------------------------ vs. the catalog
+
+
+def users_catalog() -> Catalog:
+    columns = (Column("id", "BIGINT"), Column("email", "VARCHAR"), Column("zip", "VARCHAR"))
+    return Catalog("raw", (Table("app", "users", columns),))
+
+
+def test_validate_against_catalog_accepts_existing_columns() -> None:
+    policy = Policy.model_validate(users_columns({"id": "keep", "email": "hash", "zip": "quasi"}))
+    validate_against_catalog(policy, users_catalog())
+
+
+def test_validate_against_catalog_names_a_missing_column() -> None:
+    policy = Policy.model_validate(users_columns({"id": "keep", "emial": "hash"}))
+    with pytest.raises(PolicyError) as raised:
+        validate_against_catalog(policy, users_catalog(), origin="my_policy.yaml")
+    message = str(raised.value)
+    assert "my_policy.yaml: app.users.emial: column does not exist in raw.app.users" in message
+    assert "(it has: email, id, zip)" in message
+
+
+def test_validate_against_catalog_ignores_tables_not_loaded_yet() -> None:
+    policy = Policy.model_validate({"sources": {"app": {"tables": {"orders": {"columns": {"nope": "keep"}}}}}})
+    validate_against_catalog(policy, users_catalog())
