@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dagster as dg
+from sqlglot import exp
 
-from minimization_pipeline.settings import Settings
+from minimization_pipeline.settings import DBT_TARGET_DATABASES, Settings
+from minimization_pipeline.warehouse.base import TableRef
 
 
 @dataclass(frozen=True)
@@ -48,14 +50,39 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> list[Sum
             )
         else:
             rows.append(
-                SummaryRow(key, _value(metadata, "dagster/row_count"), f"dbt ({settings.dbt_target})",
-                           None, None, _value(metadata, "Execution Duration"), "ok")
+                SummaryRow(
+                    key, None, f"dbt ({settings.dbt_target})", None, None, _value(metadata, "Execution Duration"), "ok"
+                )
             )
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             rows.append(SummaryRow(event.step_key or "?", None, "", None, None, None, "FAILED"))
+    rows = _with_model_row_counts(rows, settings)
     order = {"raw_safe": 0, "public": 2}
     return sorted(rows, key=lambda row: (order.get(row.table.split("/")[0], 1), row.table))
+
+
+def _with_model_row_counts(rows: list[SummaryRow], settings: Settings) -> list[SummaryRow]:
+    """dbt reports no row counts: count the built models (one small query each, read-only)."""
+    from dataclasses import replace
+
+    from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
+
+    source, models = DBT_TARGET_DATABASES[settings.dbt_target]
+    warehouse = DuckDBWarehouse(settings.data_dir, lock_timeout_s=5)
+    counted = []
+    try:
+        with warehouse.session(read=[models, source, "raw"]) as session:
+            for row in rows:
+                if row.rows is None and row.status == "ok":
+                    table = TableRef(models, "main", row.table)
+                    row = replace(
+                        row, rows=int(session.fetch_all(exp.select("COUNT(*)").from_(table.expression()))[0][0])
+                    )
+                counted.append(row)
+    except Exception:  # the summary must never hide the run's own result
+        return rows
+    return counted
 
 
 def format_summary(rows: list[SummaryRow]) -> str:
@@ -76,5 +103,10 @@ def format_summary(rows: list[SummaryRow]) -> str:
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     for cell in cells:
-        out.append("  ".join(c.rjust(w) if i in (1, 3, 4, 5) else c.ljust(w) for i, (c, w) in enumerate(zip(cell, widths, strict=True))))
+        out.append(
+            "  ".join(
+                c.rjust(w) if i in (1, 3, 4, 5) else c.ljust(w)
+                for i, (c, w) in enumerate(zip(cell, widths, strict=True))
+            )
+        )
     return "\n".join(out)

@@ -3,7 +3,6 @@
 No `from __future__ import annotations` here: Dagster inspects the `context` annotation at runtime.
 """
 
-
 from collections.abc import Mapping
 from typing import Any
 

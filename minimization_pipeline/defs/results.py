@@ -8,7 +8,8 @@ import dagster as dg
 
 from minimization_pipeline.anonymize import verify
 from minimization_pipeline.anonymize.engine import TableResult
-from minimization_pipeline.anonymize.plan import TablePlan
+from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
+from minimization_pipeline.policy import Role
 
 
 def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -22,10 +23,20 @@ def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 def column_schema(plan: TablePlan) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(column.name, column.data_type, description=f"{column.role.value}: {column.reason}")
-            for column in plan.columns
+            dg.TableColumn(column.name, column.data_type, description=_treatment(column)) for column in plan.columns
         ]
     )
+
+
+def _treatment(column: ColumnPlan) -> str:
+    """`direct → hash (policy)`, `quasi → k-anonymized (policy)`, `keep (policy)`."""
+    if column.method is not None:
+        what = f"{column.role.value} → {column.method.value}"
+    elif column.role is Role.QUASI:
+        what = "quasi → k-anonymized"
+    else:
+        what = column.role.value
+    return f"{what} ({column.reason})"
 
 
 def treatment_table(plan: TablePlan) -> str:

@@ -225,7 +225,7 @@ def test_invalid_yaml(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.yaml"
-    with pytest.raises(PolicyError, match="absent.yaml: policy file not found"):
+    with pytest.raises(PolicyError, match=r"absent\.yaml: policy file not found"):
         load_policy(path)
 
 
