@@ -21,19 +21,13 @@ from minimization_pipeline.policy import FakeKind, MaskStyle
 
 #: Hex characters of the digest a string pseudonym keeps: 128 bits, collision-free in practice.
 STRING_HASH_HEX = 32
-#: Hex characters that fit each integer type as a non-negative value, so the type is kept.
-INTEGER_HASH_HEX = {
-    "TINYINT": 1,
-    "SMALLINT": 3,
-    "INTEGER": 7,
-    "BIGINT": 15,
-    "HUGEINT": 31,
-    "UTINYINT": 1,
-    "USMALLINT": 3,
-    "UINTEGER": 7,
-    "UBIGINT": 15,
-    "UHUGEINT": 31,
-}
+#: Largest non-negative value of each integer type: an integer pseudonym is a 60-bit slice of the
+#: digest reduced into [0, max], so the type is kept. Small types cannot hold many distinct
+#: pseudonyms (a SMALLINT has 32,768): hash only keys whose type is wide enough for the table.
+INTEGER_MAX = {
+    "TINYINT": 2**7 - 1, "SMALLINT": 2**15 - 1, "INTEGER": 2**31 - 1, "BIGINT": 2**63 - 1, "HUGEINT": 2**63 - 1,
+    "UTINYINT": 2**8 - 1, "USMALLINT": 2**16 - 1, "UINTEGER": 2**32 - 1, "UBIGINT": 2**63 - 1, "UHUGEINT": 2**63 - 1,
+}  # fmt: skip
 TEXT_TYPES = ("VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "NVARCHAR", "CHARACTER VARYING")
 
 
@@ -52,7 +46,7 @@ def is_text(data_type: str) -> bool:
 
 
 def is_integer(data_type: str) -> bool:
-    return base_type(data_type) in INTEGER_HASH_HEX
+    return base_type(data_type) in INTEGER_MAX
 
 
 def keyed_digest(value: exp.Expression, secret: exp.Expression) -> exp.Expression:
@@ -76,8 +70,10 @@ def hash_value(value: exp.Expression, data_type: str, secret: exp.Expression) ->
     digest = keyed_digest(value, secret)
     if is_text(data_type):
         return _template(f"SUBSTR(:d, 1, {STRING_HASH_HEX})", d=digest)
-    hex_digits = INTEGER_HASH_HEX[base_type(data_type)]
-    return _template(f"CAST(CAST('0x' || SUBSTR(:d, 1, {hex_digits}) AS HUGEINT) AS {base_type(data_type)})", d=digest)
+    modulus = INTEGER_MAX[base_type(data_type)] + 1
+    return _template(
+        f"CAST(CAST('0x' || SUBSTR(:d, 1, 15) AS HUGEINT) % {modulus} AS {base_type(data_type)})", d=digest
+    )
 
 
 def mask_value(value: exp.Expression, style: MaskStyle) -> exp.Expression:

@@ -13,7 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize
-from minimization_pipeline.anonymize.plan import TablePlan
+from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.catalog import Table
 from minimization_pipeline.policy import Method, Pattern
 from minimization_pipeline.warehouse.base import TableRef, WarehouseSession
@@ -35,8 +35,9 @@ CHECK_DESCRIPTIONS = {
 PATTERNS: dict[Pattern, str] = {
     Pattern.EMAIL: r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
     Pattern.PHONE: r"(^|[^\w+])(\+?\d{1,3}[ .-]?)?(\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}($|[^\w])"
-    r"|(^|[^\w])\+\d{10,15}($|[^\w])",
-    Pattern.CARD: r"(^|[^\w])\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}($|[^\w])",
+    r"|(^|[^\w])\+\d{10,15}($|[^\w])"
+    r"|(^|[^\w])\+\d{1,3}( \d{1,4}){2,5}($|[^\w])",
+    Pattern.CARD: r"(^|[^\w])(\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{1,7}|3[47]\d{2}[ -]?\d{6}[ -]?\d{5})($|[^\w])",
     Pattern.IPV4: r"(^|[^\w./:])((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)($|[^\w./])",
     Pattern.IPV6: r"(^|[^\w:])(([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,7}:"
     r"|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,5}(:[0-9A-Fa-f]{1,4}){1,2}"
@@ -78,39 +79,58 @@ def check_k_anonymity(session: WarehouseSession, table: TableRef, plan: TablePla
     )
 
 
-def check_no_raw_identifiers(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:
-    """Hash, mask, null: no output value equals any RAW value of the column. Fake: no row keeps its value.
+def _fake_leaks(session: WarehouseSession, output: TableRef, plan: TablePlan, column: ColumnPlan) -> int:
+    """Rows that keep their own value, plus values whose counts differ from what the fake produces.
 
-    Fake values are drawn from the same vocabularies as real ones, so the set check would flag a real
-    'Maria' faked from someone else; the row-level check re-evaluates the fake on RAW instead.
+    Fake values come from the same vocabularies as real ones, so a real 'Maria' may rightly appear as
+    someone else's fake: a set comparison would be meaningless. Instead: (1) the fake, re-evaluated on
+    RAW, never equals its input; (2) the output holds exactly the multiset fake(RAW), so a column left
+    with its RAW values (or faked with anything else) is caught.
     """
+    name = _col(column.name)
+    fake = pseudonymize.fake_value(name, column.policy.fake, session.secret_expression())
+    kept = exp.select("COUNT(*)").from_(plan.source.expression()).where(exp.EQ(this=fake, expression=name.copy()))
+    produced = (
+        exp.select(fake.copy().as_("v"), exp.Count(this=exp.Star()).as_("n"))
+        .from_(plan.source.expression())
+        .group_by(exp.column("v"))
+    )
+    published = (
+        exp.select(name.copy().as_("v"), exp.Count(this=exp.Star()).as_("n"))
+        .from_(output.expression())
+        .group_by(exp.column("v"))
+    )
+    mismatched = (
+        exp.select("COUNT(*)")
+        .from_(produced.subquery("f"))
+        .join(
+            published.subquery("o"),
+            on=exp.NullSafeEQ(this=exp.column("v", "f"), expression=exp.column("v", "o")),
+            join_type="FULL",
+        )
+        .where(exp.NullSafeNEQ(this=exp.column("n", "f"), expression=exp.column("n", "o")))
+    )
+    return int(session.fetch_all(kept)[0][0]) + int(session.fetch_all(mismatched)[0][0])
+
+
+def check_no_raw_identifiers(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:
+    """Hash, mask: no output value equals any RAW value of the column. Null: only NULLs. Fake: see `_fake_leaks`."""
     leaks: dict[str, int] = {}
     for column in plan.direct:
         if column.method is Method.FAKE:
-            fake = pseudonymize.fake_value(_col(column.name), column.policy.fake, session.secret_expression())
-            query = (
-                exp.select("COUNT(*)")
-                .from_(plan.source.expression())
-                .where(exp.EQ(this=fake, expression=_col(column.name)))
-            )
+            count = _fake_leaks(session, output, plan, column)
         elif column.method is Method.NULL:
-            query = (
-                exp.select("COUNT(*)")
-                .from_(output.expression())
-                .where(exp.Not(this=exp.Is(this=_col(column.name), expression=exp.Null())))
-            )
+            not_null = exp.Not(this=exp.Is(this=_col(column.name), expression=exp.Null()))
+            count = int(session.fetch_all(exp.select("COUNT(*)").from_(output.expression()).where(not_null))[0][0])
         else:
             out = exp.select(_col(column.name)).distinct().from_(output.expression())
             raw = exp.select(_col(column.name)).distinct().from_(plan.source.expression())
             query = (
                 exp.select("COUNT(*)")
                 .from_(out.subquery("o"))
-                .join(
-                    raw.subquery("r"),
-                    on=exp.EQ(this=_col(column.name, "o"), expression=_col(column.name, "r")),
-                )
+                .join(raw.subquery("r"), on=exp.EQ(this=_col(column.name, "o"), expression=_col(column.name, "r")))
             )
-        count = int(session.fetch_all(query)[0][0])
+            count = int(session.fetch_all(query)[0][0])
         if count:
             leaks[column.name] = count
     checked = [column.name for column in plan.direct]

@@ -48,10 +48,13 @@ POSITIVES: list[tuple[str, Pattern]] = [
     # E.164
     ("+442071838750", Pattern.PHONE),
     ("+12125550147", Pattern.PHONE),
+    ("+44 20 7183 8750", Pattern.PHONE),  # international, grouped with spaces
+    ("+33 1 42 68 53 00", Pattern.PHONE),
     # card numbers
     ("4242 4242 4242 4242", Pattern.CARD),
     ("4242424242424242", Pattern.CARD),
     ("4242-4242-4242-4242", Pattern.CARD),
+    ("3782 822463 10005", Pattern.CARD),  # Amex groups 4-6-5
     ("paid with 5555 5555 5555 4444.", Pattern.CARD),
     # IPv4
     ("192.168.1.20", Pattern.IPV4),

@@ -1,0 +1,333 @@
+"""`dagster dev` for real: the lineage the UI draws, and the UI's "Materialize" on one RAW_SAFE table.
+
+The issue accepts the pipeline when, in `dagster dev`, the lineage shows raw → raw_safe → dbt models
+→ public and materializing one RAW_SAFE table from the UI works. In-process tests cannot prove that:
+the code location is loaded by a separate code server, the run is queued by the webserver, dequeued
+by the daemon and executed by a run worker, each a process of its own with only the environment to
+share. So this module starts the real command and talks to it as the UI does, over GraphQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from minimization_pipeline.anonymize.verify import CHECK_NAMES
+from minimization_pipeline.settings import PROJECT_ROOT
+from minimization_pipeline_tests.conftest import TEST_SECRET
+from minimization_pipeline_tests.integration.helpers import open_warehouse, tables
+
+pytestmark = pytest.mark.slow
+
+STARTUP_TIMEOUT = 120.0  # code server, webserver and daemon start one after another (~35 s here)
+RUN_TIMEOUT = 180.0  # daemon dequeue + a run worker that loads the code location again (~20 s here)
+SHUTDOWN_TIMEOUT = 10.0
+LOG_TAIL_CHARS = 6_000
+
+TARGET = ["raw_safe", "app", "users"]
+LINEAGE = [["raw", "app", "users"], TARGET, ["stg_app__users"], ["customers"], ["public", "customers"]]
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+# The UI reads these fields to draw the graph and to build a "Materialize" launch.
+ASSET_NODES_QUERY = """
+query AssetGraph {
+  assetNodes {
+    assetKey { path }
+    dependencyKeys { path }
+    jobNames
+    repository { name location { name } }
+    assetChecksOrError {
+      __typename
+      ... on AssetChecks { checks { name jobNames blocking } }
+    }
+  }
+}
+"""
+
+# What the UI's LaunchAssetExecutionButton sends (ui-core `executionParamsForAssetJob`).
+LAUNCH_MUTATION = """
+mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PipelineNotFoundError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on PythonError { message stack }
+  }
+}
+"""
+
+RUN_STATUS_QUERY = """
+query RunStatus($runId: ID!) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run { status }
+    ... on RunNotFoundError { message }
+    ... on PythonError { message }
+  }
+}
+"""
+
+RUN_EVENTS_QUERY = """
+query RunEvents($runId: ID!, $afterCursor: String) {
+  runOrError(runId: $runId) {
+    __typename
+    ... on Run {
+      eventConnection(afterCursor: $afterCursor, limit: 500) {
+        cursor
+        hasMore
+        events {
+          __typename
+          ... on MaterializationEvent { assetKey { path } }
+          ... on AssetCheckEvaluationEvent { evaluation { checkName success assetKey { path } } }
+          ... on ExecutionStepFailureEvent { stepKey error { message } }
+        }
+      }
+    }
+  }
+}
+"""
+
+ASSET_MATERIALIZATIONS_QUERY = """
+query AssetMaterializations($assetKey: AssetKeyInput!) {
+  assetOrError(assetKey: $assetKey) {
+    __typename
+    ... on Asset { assetMaterializations(limit: 5) { runId } }
+  }
+}
+"""
+
+
+@dataclass
+class DagsterDev:
+    """A running `dagster dev`: where to reach it, where it logs, where its warehouse lives."""
+
+    url: str
+    log_path: Path
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return f"\n--- tail of {self.log_path} ---\n{text[-LOG_TAIL_CHARS:]}"
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST one query; GraphQL errors fail the test with the server's log attached."""
+        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=60)
+        assert response.status_code == 200, f"GraphQL HTTP {response.status_code}: {response.text}{self.log_tail()}"
+        body = response.json()
+        assert not body.get("errors"), f"GraphQL errors: {body['errors']}{self.log_tail()}"
+        return body["data"]
+
+
+def free_port() -> int:
+    """A port nobody listens on now; `dagster dev` binds it a moment later (a tiny, accepted race)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def default_sigint() -> None:
+    """Runs in the child before exec: a SIGINT ignored by whoever started pytest (a background job
+    of a non-interactive shell, say) would be inherited, and `dagster dev` would then sleep through
+    the SIGINT that is its only clean way down."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGINT to the whole group (what Ctrl-C in a terminal does), then SIGKILL whatever is left.
+
+    The group holds `dagster dev`, its code servers, the webserver, the daemon and any run worker;
+    killing only the leader would orphan them, still holding the DuckDB files and the port.
+    """
+    pgid = process.pid  # start_new_session made the leader its own group
+    try:
+        os.killpg(pgid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=SHUTDOWN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:  # orphans are reaped by init; wait until the group is gone
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
+def wait_until_loaded(dev: DagsterDev) -> None:
+    """The webserver answers before the code location is loaded: wait for our assets, bounded."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last_problem = "not started"
+    while time.monotonic() < deadline:
+        if dev.process.poll() is not None:
+            pytest.fail(f"dagster dev exited early with code {dev.process.returncode}{dev.log_tail()}")
+        try:
+            if requests.get(f"{dev.url}/server_info", timeout=5).status_code == 200:
+                response = requests.post(f"{dev.url}/graphql", json={"query": ASSET_NODES_QUERY}, timeout=30)
+                nodes = (response.json().get("data") or {}).get("assetNodes") or []
+                if any(node["assetKey"]["path"] == TARGET for node in nodes):
+                    return
+                last_problem = f"{len(nodes)} asset nodes, none is {'/'.join(TARGET)}"
+        except (requests.RequestException, ValueError) as error:
+            last_problem = repr(error)
+        time.sleep(0.5)
+    pytest.fail(f"dagster dev not ready after {STARTUP_TIMEOUT:.0f} s ({last_problem}){dev.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iterator[DagsterDev]:
+    """`dagster dev` on a private copy of the demo RAW database and a private, quiet DAGSTER_HOME."""
+    root = tmp_path_factory.mktemp("dagster_dev")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    shutil.copy(demo_data / "raw.duckdb", data_dir / "raw.duckdb")
+    home = root / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nnux:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n"
+    )
+    bin_dir = Path(sys.executable).parent
+    port = free_port()
+    env = {
+        **os.environ,
+        "MINIMIZATION_DATA_DIR": str(data_dir),
+        "MINIMIZATION_SECRET": TEST_SECRET,
+        "DAGSTER_HOME": str(home),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",  # the run worker calls `dbt`
+    }
+    log_path = root / "dagster_dev.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group: `dagster dev` ignores SIGTERM from a parent
+            preexec_fn=default_sigint,
+        )
+    dev = DagsterDev(f"http://127.0.0.1:{port}", log_path, data_dir, process)
+    try:
+        wait_until_loaded(dev)
+        yield dev
+    finally:
+        stop_process_group(process)
+
+
+def path_of(key: dict[str, Any]) -> str:
+    return "/".join(key["path"])
+
+
+def test_lineage_runs_raw_to_raw_safe_to_dbt_to_public(dagster_dev: DagsterDev) -> None:
+    """The graph the UI draws, as the UI reads it: every stage present and chained for app.users."""
+    nodes = dagster_dev.graphql(ASSET_NODES_QUERY)["assetNodes"]
+    upstream = {path_of(node["assetKey"]): {path_of(key) for key in node["dependencyKeys"]} for node in nodes}
+    for key in LINEAGE:
+        assert "/".join(key) in upstream, f"{'/'.join(key)} missing from the asset graph: {sorted(upstream)}"
+    for parent, child in zip(LINEAGE, LINEAGE[1:], strict=False):
+        assert "/".join(parent) in upstream["/".join(child)], (
+            f"no edge {'/'.join(parent)} → {'/'.join(child)}; upstream of child: {upstream['/'.join(child)]}"
+        )
+
+
+def launch_like_the_ui(dev: DagsterDev) -> str:
+    """Press "Materialize" on raw_safe/app/users: the implicit asset job, that asset and its checks."""
+    nodes = dev.graphql(ASSET_NODES_QUERY)["assetNodes"]
+    node = next(node for node in nodes if node["assetKey"]["path"] == TARGET)
+    job = "__ASSET_JOB"
+    assert job in node["jobNames"], node["jobNames"]
+    checks = node["assetChecksOrError"]
+    assert checks["__typename"] == "AssetChecks", checks
+    check_names = sorted(check["name"] for check in checks["checks"] if job in check["jobNames"])
+    assert check_names == sorted(CHECK_NAMES), check_names
+    assert all(check["blocking"] for check in checks["checks"]), checks
+    params = {
+        "mode": "default",
+        "runConfigData": "{}",
+        "executionMetadata": {"tags": []},
+        "selector": {
+            "repositoryLocationName": node["repository"]["location"]["name"],
+            "repositoryName": node["repository"]["name"],
+            "pipelineName": job,
+            "assetSelection": [{"path": TARGET}],
+            "assetCheckSelection": [{"assetKey": {"path": TARGET}, "name": name} for name in check_names],
+        },
+    }
+    launched = dev.graphql(LAUNCH_MUTATION, {"executionParams": params})["launchPipelineExecution"]
+    assert launched["__typename"] == "LaunchRunSuccess", f"{launched}{dev.log_tail()}"
+    return launched["run"]["runId"]
+
+
+def wait_for_run(dev: DagsterDev, run_id: str) -> str:
+    """Poll until the daemon has dequeued the run and its worker finished it, bounded."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    status = "unknown"
+    while time.monotonic() < deadline:
+        run = dev.graphql(RUN_STATUS_QUERY, {"runId": run_id})["runOrError"]
+        assert run["__typename"] == "Run", run
+        status = run["status"]
+        if status in FINISHED:
+            return status
+        assert dev.process.poll() is None, f"dagster dev exited with code {dev.process.returncode}{dev.log_tail()}"
+        time.sleep(0.5)
+    pytest.fail(f"run {run_id} still {status} after {RUN_TIMEOUT:.0f} s{dev.log_tail()}")
+
+
+def run_events(dev: DagsterDev, run_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        run = dev.graphql(RUN_EVENTS_QUERY, {"runId": run_id, "afterCursor": cursor})["runOrError"]
+        connection = run["eventConnection"]
+        events.extend(connection["events"])
+        if not connection["hasMore"]:
+            return events
+        cursor = connection["cursor"]
+
+
+def test_materialize_one_raw_safe_table_like_the_ui(dagster_dev: DagsterDev) -> None:
+    """Launch as the UI does; the daemon dequeues it; the table and only it is published, checked."""
+    run_id = launch_like_the_ui(dagster_dev)
+    status = wait_for_run(dagster_dev, run_id)
+    events = run_events(dagster_dev, run_id)
+    failures = [event for event in events if event["__typename"] == "ExecutionStepFailureEvent"]
+    assert status == "SUCCESS", f"run {run_id} ended {status}: {failures}{dagster_dev.log_tail()}"
+
+    materialized = {path_of(event["assetKey"]) for event in events if event["__typename"] == "MaterializationEvent"}
+    assert materialized == {"/".join(TARGET)}, materialized
+    asset = dagster_dev.graphql(ASSET_MATERIALIZATIONS_QUERY, {"assetKey": {"path": TARGET}})["assetOrError"]
+    assert asset["__typename"] == "Asset", asset
+    assert run_id in {m["runId"] for m in asset["assetMaterializations"]}, asset
+
+    evaluations = {
+        event["evaluation"]["checkName"]: event["evaluation"]["success"]
+        for event in events
+        if event["__typename"] == "AssetCheckEvaluationEvent" and event["evaluation"]["assetKey"]["path"] == TARGET
+    }
+    assert evaluations == dict.fromkeys(CHECK_NAMES, True), evaluations
+
+    with open_warehouse(dagster_dev.data_dir, "raw_safe") as connection:
+        assert tables(connection, "raw_safe") == [("app", "users")]
