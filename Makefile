@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export MINIMIZATION_DATA_DIR ?= $(CURDIR)/data
 export DAGSTER_HOME ?= $(MINIMIZATION_DATA_DIR)/dagster_home
 MANIFEST := dbt_project/target/manifest.json
-DBT_SOURCES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' -not -path '*/target/*' 2>/dev/null)
+DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 
 .PHONY: setup run test lint ui bench clean
 

@@ -190,13 +190,19 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str) -> TableResult:
         session.ensure_schema(plan.target.database, plan.target.schema)
         session.drop(staging)
         metrics: dict[str, object] = {}
-        if plan.treatment is Treatment.PASS_THROUGH:
-            session.create_view(staging, build_select(session, plan))
-        else:
-            metrics = _search(session, plan)
-            session.execute(exp.Create(this=staging.expression(), kind="TABLE", expression=build_select(session, plan)))
-        checks = run_checks(session, staging, plan)
-        rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
+        try:
+            if plan.treatment is Treatment.PASS_THROUGH:
+                session.create_view(staging, build_select(session, plan))
+            else:
+                metrics = _search(session, plan)
+                create = exp.Create(this=staging.expression(), kind="TABLE", expression=build_select(session, plan))
+                session.execute(create)
+            checks = run_checks(session, staging, plan)
+            rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
+        except BaseException:
+            # A staging table that was never verified must not stay readable beside the published one.
+            session.drop(staging)
+            raise
         published = all(check.passed for check in checks)
         if not published:
             session.drop(staging)

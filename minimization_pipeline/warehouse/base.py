@@ -95,8 +95,10 @@ class WarehouseSession(abc.ABC):
         """Atomically replace `target` (table or view, or nothing) with the verified staging table."""
 
     def create_view(self, ref: TableRef, select: exp.Select) -> None:
-        self.drop(ref)
-        self.execute(exp.Create(this=ref.expression(), kind="VIEW", expression=select))
+        """Create or replace a view in one statement, so readers never see it missing."""
+        if self.object_kind(ref) == "table":
+            self.drop(ref)
+        self.execute(exp.Create(this=ref.expression(), kind="VIEW", expression=select, replace=True))
 
 
 class Warehouse(abc.ABC):

@@ -9,6 +9,8 @@ share. So this module starts the real command and talks to it as the UI does, ov
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -37,7 +39,7 @@ SHUTDOWN_TIMEOUT = 10.0
 LOG_TAIL_CHARS = 6_000
 
 TARGET = ["raw_safe", "app", "users"]
-LINEAGE = [["raw", "app", "users"], TARGET, ["stg_app__users"], ["customers"], ["public", "customers"]]
+LINEAGE = ["raw/app/users", "raw_safe/app/users", "stg_app__users", "customers", "public/customers"]
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 # The UI reads these fields to draw the graph and to build a "Materialize" launch.
@@ -154,18 +156,12 @@ def stop_process_group(process: subprocess.Popen[bytes]) -> None:
     killing only the leader would orphan them, still holding the DuckDB files and the port.
     """
     pgid = process.pid  # start_new_session made the leader its own group
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGINT)
-    except ProcessLookupError:
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=SHUTDOWN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):  # stragglers, or everything if SIGINT was not enough
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:  # orphans are reaped by init; wait until the group is gone
@@ -246,11 +242,9 @@ def test_lineage_runs_raw_to_raw_safe_to_dbt_to_public(dagster_dev: DagsterDev) 
     nodes = dagster_dev.graphql(ASSET_NODES_QUERY)["assetNodes"]
     upstream = {path_of(node["assetKey"]): {path_of(key) for key in node["dependencyKeys"]} for node in nodes}
     for key in LINEAGE:
-        assert "/".join(key) in upstream, f"{'/'.join(key)} missing from the asset graph: {sorted(upstream)}"
-    for parent, child in zip(LINEAGE, LINEAGE[1:], strict=False):
-        assert "/".join(parent) in upstream["/".join(child)], (
-            f"no edge {'/'.join(parent)} → {'/'.join(child)}; upstream of child: {upstream['/'.join(child)]}"
-        )
+        assert key in upstream, f"{key} missing from the asset graph: {sorted(upstream)}"
+    for parent, child in itertools.pairwise(LINEAGE):
+        assert parent in upstream[child], f"no edge {parent} → {child}; upstream of {child}: {upstream[child]}"
 
 
 def launch_like_the_ui(dev: DagsterDev) -> str:
