@@ -33,8 +33,8 @@ from minimization_pipeline_tests.integration.helpers import open_warehouse, tabl
 
 pytestmark = pytest.mark.slow
 
-STARTUP_TIMEOUT = 120.0  # code server, webserver and daemon start one after another (~35 s here)
-RUN_TIMEOUT = 180.0  # daemon dequeue + a run worker that loads the code location again (~20 s here)
+STARTUP_TIMEOUT = 120.0  # code server, then webserver and daemon, each importing dagster: 27-55 s on 2 cores
+RUN_TIMEOUT = 180.0  # daemon dequeue + a run worker that loads the code location again: 20-31 s
 SHUTDOWN_TIMEOUT = 10.0
 LOG_TAIL_CHARS = 6_000
 
@@ -211,7 +211,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> It
         "MINIMIZATION_DATA_DIR": str(data_dir),
         "MINIMIZATION_SECRET": TEST_SECRET,
         "DAGSTER_HOME": str(home),
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",  # the run worker calls `dbt`
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",  # dbt steps call this venv's `dbt`
     }
     log_path = root / "dagster_dev.log"
     with log_path.open("wb") as log:
@@ -222,7 +222,7 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> It
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group: `dagster dev` ignores SIGTERM from a parent
+            start_new_session=True,  # its own group: teardown signals every process it spawned, and only those
             preexec_fn=default_sigint,
         )
     dev = DagsterDev(f"http://127.0.0.1:{port}", log_path, data_dir, process)
