@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from minimization_pipeline.catalog import Catalog
 
@@ -85,6 +85,7 @@ class ColumnPolicy(BaseModel):
     fake: FakeKind | None = None
     mask: MaskStyle = MaskStyle.LAST2
     allow_patterns: tuple[Pattern, ...] = ()
+    hierarchy: Path | None = None  # ARX-format CSV for a quasi-identifier, relative to the policy file
 
     @model_validator(mode="before")
     @classmethod
@@ -104,6 +105,18 @@ class ColumnPolicy(BaseModel):
             expanded["fake"] = argument
         return expanded
 
+    @field_validator("hierarchy")
+    @classmethod
+    def _hierarchy_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Resolve against the policy file's folder, and fail now if the file is not there."""
+        if value is None:
+            return None
+        base = (info.context or {}).get("base_dir")
+        path = value if value.is_absolute() or base is None else Path(base) / value
+        if not path.is_file():
+            raise ValueError(f"hierarchy file not found: {path}")
+        return path.resolve()
+
     @model_validator(mode="after")
     def _method_matches_role(self) -> ColumnPolicy:
         if self.role is Role.DIRECT:
@@ -113,6 +126,8 @@ class ColumnPolicy(BaseModel):
                 raise ValueError("method 'fake' needs a kind, e.g. fake: first_name")
         elif self.method is not None:
             raise ValueError(f"role {self.role.value!r} takes no method (only 'direct' identifiers do)")
+        if self.hierarchy is not None and self.role is not Role.QUASI:
+            raise ValueError("only a quasi-identifier takes a hierarchy")
         return self
 
     @property
@@ -122,15 +137,50 @@ class ColumnPolicy(BaseModel):
         return frozenset(self.allow_patterns) | implied
 
 
-class TablePolicy(BaseModel):
+class Mode(StrEnum):
+    MICROAGGREGATE = "microaggregate"  # type-preserving local recoding: each class → one central value
+    GENERALIZE = "generalize"  # ARX-compatible full-domain generalization: hierarchy labels (text)
+
+
+class LDiversity(BaseModel):
+    """Classes with fewer than `l` distinct values of the sensitive `column` are merged or suppressed."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    treatment: Treatment = Treatment.TREAT
+    column: str
+    l: int = Field(ge=2)  # noqa: E741 - the letter of the definition
+
+
+class Anonymization(BaseModel):
+    """Settings of the quasi-identifier treatment shared by RAW_SAFE and PUBLIC tables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     k: int | None = Field(default=None, ge=2)
+    mode: Mode = Mode.MICROAGGREGATE
+    max_suppression: float = Field(default=0.01, ge=0.0, le=1.0, description="share of rows that may be suppressed")
+    l_diversity: LDiversity | None = None
+
+    def _check_anonymization(self, columns: dict[str, ColumnPolicy]) -> None:
+        if self.l_diversity is not None:
+            target = columns.get(self.l_diversity.column)
+            if target is None or target.role is not Role.SENSITIVE:
+                raise ValueError(
+                    f"l_diversity.column {self.l_diversity.column!r} must be a column of this table with role sensitive"
+                )
+        if self.mode is Mode.GENERALIZE:
+            missing = sorted(n for n, c in columns.items() if c.role is Role.QUASI and c.hierarchy is None)
+            if missing:
+                raise ValueError(f"mode generalize needs a hierarchy for every quasi-identifier; missing: {missing}")
+
+
+class TablePolicy(Anonymization):
+    treatment: Treatment = Treatment.TREAT
     columns: dict[str, ColumnPolicy] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _pass_through_keeps_everything_it_names(self) -> TablePolicy:
+        self._check_anonymization(self.columns)
         if self.treatment is Treatment.PASS_THROUGH:
             if not self.columns:
                 raise ValueError(
@@ -149,13 +199,15 @@ class SourcePolicy(BaseModel):
     tables: dict[str, TablePolicy] = Field(default_factory=dict)
 
 
-class PublicTablePolicy(BaseModel):
+class PublicTablePolicy(Anonymization):
     """A dbt model published to PUBLIC: only the listed columns leave, anonymized again."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    k: int | None = Field(default=None, ge=2)
     columns: dict[str, ColumnPolicy] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> PublicTablePolicy:
+        self._check_anonymization(self.columns)
+        return self
 
 
 class PublicPolicy(BaseModel):
@@ -205,10 +257,13 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def parse_policy(data: Any, origin: str = "minimization.yaml") -> Policy:
-    """Validate an already-loaded document; errors are rewritten to name table and column."""
+def parse_policy(data: Any, origin: str = "minimization.yaml", base_dir: Path | None = None) -> Policy:
+    """Validate an already-loaded document; errors are rewritten to name table and column.
+
+    `base_dir` is where relative paths (hierarchy files) are resolved: the policy file's folder.
+    """
     try:
-        return Policy.model_validate(data if data is not None else {})
+        return Policy.model_validate(data if data is not None else {}, context={"base_dir": base_dir})
     except ValidationError as error:
         problems = []
         for item in error.errors():
@@ -231,7 +286,7 @@ def load_policy(path: Path) -> Policy:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise PolicyError(f"{path.name}: not valid YAML: {error}") from None
-    return parse_policy(data, origin=path.name)
+    return parse_policy(data, origin=path.name, base_dir=path.parent)
 
 
 def validate_against_catalog(policy: Policy, catalog: Catalog, origin: str = "minimization.yaml") -> None:

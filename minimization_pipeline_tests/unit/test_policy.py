@@ -20,6 +20,7 @@ from minimization_pipeline.policy import (
     Role,
     Treatment,
     load_policy,
+    parse_policy,
     validate_against_catalog,
 )
 
@@ -260,3 +261,50 @@ def test_validate_against_catalog_names_a_missing_column() -> None:
 def test_validate_against_catalog_ignores_tables_not_loaded_yet() -> None:
     policy = Policy.model_validate({"sources": {"app": {"tables": {"orders": {"columns": {"nope": "keep"}}}}}})
     validate_against_catalog(policy, users_catalog())
+
+
+# ------------------------------------------------------------------ anonymization settings (modes, hierarchies)
+
+
+def _table(columns: dict, **settings: object) -> dict:
+    return {"sources": {"app": {"tables": {"users": {"columns": columns, **settings}}}}}
+
+
+def test_hierarchy_paths_resolve_against_the_policy_folder(tmp_path: Path) -> None:
+    (tmp_path / "zip.csv").write_text("02139;021**;*\n")
+    path = tmp_path / "minimization.yaml"
+    path.write_text(yaml.safe_dump(_table({"zip": {"role": "quasi", "hierarchy": "zip.csv"}})))
+    policy = load_policy(path)
+    assert policy.table("app", "users").columns["zip"].hierarchy == (tmp_path / "zip.csv").resolve()
+
+
+def test_a_missing_hierarchy_file_names_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "minimization.yaml"
+    path.write_text(yaml.safe_dump(_table({"zip": {"role": "quasi", "hierarchy": "nope.csv"}})))
+    with pytest.raises(PolicyError, match=r"app\.users\.zip.*hierarchy file not found"):
+        load_policy(path)
+
+
+def test_only_a_quasi_identifier_takes_a_hierarchy(tmp_path: Path) -> None:
+    (tmp_path / "h.csv").write_text("a;*\n")
+    with pytest.raises(PolicyError, match=r"app\.users\.email.*only a quasi-identifier takes a hierarchy"):
+        parse_policy(_table({"email": {"role": "direct", "hierarchy": "h.csv"}}), base_dir=tmp_path)
+
+
+def test_generalize_mode_needs_a_hierarchy_for_every_quasi_identifier() -> None:
+    with pytest.raises(PolicyError, match=r"app\.users.*hierarchy for every quasi-identifier.*'zip'"):
+        parse_policy(_table({"zip": "quasi"}, mode="generalize"))
+
+
+def test_l_diversity_names_a_sensitive_column_of_the_table() -> None:
+    policy = parse_policy(_table({"zip": "quasi", "plan": "sensitive"}, l_diversity={"column": "plan", "l": 2}))
+    assert policy.table("app", "users").l_diversity.l == 2
+    with pytest.raises(PolicyError, match=r"app\.users.*l_diversity\.column 'zip' must be .* sensitive"):
+        parse_policy(_table({"zip": "quasi"}, l_diversity={"column": "zip", "l": 2}))
+    with pytest.raises(PolicyError, match=r"app\.users.*l_diversity"):
+        parse_policy(_table({"plan": "sensitive"}, l_diversity={"column": "plan", "l": 1}))
+
+
+def test_suppression_cap_is_a_share() -> None:
+    with pytest.raises(PolicyError, match=r"app\.users.*max_suppression"):
+        parse_policy(_table({"zip": "quasi"}, max_suppression=5))
