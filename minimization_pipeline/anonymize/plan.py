@@ -13,8 +13,11 @@ from minimization_pipeline.anonymize.kanon import QIColumn, QIKind
 from minimization_pipeline.anonymize.pseudonymize import base_type, is_integer, is_text
 from minimization_pipeline.catalog import Table
 from minimization_pipeline.policy import (
+    Anonymization,
     ColumnPolicy,
+    LDiversity,
     Method,
+    Mode,
     PolicyError,
     PublicTablePolicy,
     Role,
@@ -61,6 +64,9 @@ class TablePlan:
     treatment: Treatment
     k: int
     columns: tuple[ColumnPlan, ...]
+    mode: Mode = Mode.MICROAGGREGATE
+    max_suppression: float = 0.01
+    l_diversity: LDiversity | None = None
 
     @property
     def quasi(self) -> tuple[ColumnPlan, ...]:
@@ -125,7 +131,10 @@ def plan_table(
             policy, reason = _default_direct(column.name, column.data_type, why)
         _check_type(where, policy, column.data_type)
         columns.append(ColumnPlan(column.name, column.data_type, policy.role, policy.method, policy, reason))
-    return TablePlan(source, target, treatment, k, tuple(columns))
+    settings = table_policy or Anonymization()
+    return TablePlan(
+        source, target, treatment, k, tuple(columns), settings.mode, settings.max_suppression, settings.l_diversity
+    )
 
 
 def plan_public(
@@ -141,4 +150,13 @@ def plan_public(
             raise PlanError(f"public.{table.name}.{name}: column does not exist in {source}")
         _check_type(f"public.{table.name}.{name}", policy, column.data_type)
         columns.append(ColumnPlan(name, column.data_type, policy.role, policy.method, policy, "policy"))
-    return TablePlan(source, target, Treatment.TREAT, k, tuple(columns))
+    return TablePlan(
+        source,
+        target,
+        Treatment.TREAT,
+        k,
+        tuple(columns),
+        table_policy.mode,
+        table_policy.max_suppression,
+        table_policy.l_diversity,
+    )
