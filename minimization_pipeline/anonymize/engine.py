@@ -14,7 +14,9 @@ import pandas as pd
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize, verify
-from minimization_pipeline.anonymize.kanon import KAnonResult, KAnonymityError, k_anonymize, released_column
+from minimization_pipeline.anonymize.kanon import KAnonymityError, released_column
+from minimization_pipeline.anonymize.metrics import gcp, read_arx_hierarchy
+from minimization_pipeline.anonymize.microaggregate import microaggregate, released_pieces
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Column, Table
@@ -87,22 +89,99 @@ def build_histogram(session: WarehouseSession, plan: TablePlan) -> pd.DataFrame:
     return session.fetch_df(fetch)
 
 
-def upload_mapping(session: WarehouseSession, plan: TablePlan, histogram: pd.DataFrame, result: KAnonResult) -> None:
-    """Tuple id → released quasi-identifier values, cast back to the source types."""
-    frame = pd.DataFrame({TUPLE_ID: histogram[TUPLE_ID].to_numpy()})
-    types = {TUPLE_ID: _type("BIGINT")}
+ROW_FROM = "__row_from"
+ROW_TO = "__row_to"
+ROW_NUMBER = "__rn"
+
+
+@dataclass(frozen=True)
+class Release:
+    """What the search decided, in small: one row per piece of a histogram tuple.
+
+    `pieces` holds `__tuple_id`, the 1-based row range `__row_from`..`__row_to` within the tuple, and the
+    released value of every quasi-identifier (`<qi>__released`, NULL where suppressed). A tuple whose rows
+    all go to one class is a single piece; local recoding may split a tuple's rows between classes.
+    """
+
+    pieces: pd.DataFrame
+    split: bool
+    metrics: dict[str, object]
+
+
+def _hierarchies(plan: TablePlan) -> dict[str, dict[str, list[str]]]:
+    return {
+        column.name: read_arx_hierarchy(str(column.policy.hierarchy))
+        for column in plan.quasi
+        if column.policy.hierarchy is not None
+    }
+
+
+def search(plan: TablePlan, histogram: pd.DataFrame) -> Release:
+    """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion."""
+    qis = plan.qi_columns
+    names = [column.name for column in plan.quasi]
+    hierarchies = _hierarchies(plan)
+    try:
+        result = microaggregate(histogram[[*names, COUNT]], qis, plan.k, hierarchies, plan.max_suppression, COUNT)
+    except KAnonymityError as error:
+        raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
+    pieces = released_pieces(histogram[[*names, COUNT]], result, COUNT)
+    report = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, COUNT)
+    assignments = result.assignments
+    frame = pd.DataFrame(
+        {
+            TUPLE_ID: histogram[TUPLE_ID].to_numpy()[assignments["tuple_index"].to_numpy()],
+            ROW_FROM: assignments["row_from"].to_numpy(),
+            ROW_TO: assignments["row_to"].to_numpy(),
+        }
+    )
+    for name in names:
+        frame[released_column(name)] = pieces[released_column(name)].to_numpy()
+    metrics: dict[str, object] = {
+        "mode": plan.mode.value,
+        "rows_suppressed": result.rows_suppressed,
+        **{f"gcp_{key}" if key == "gcp" else key: value for key, value in report.as_metadata().items()},
+    }
+    return Release(frame, split=bool(assignments["tuple_index"].duplicated().any()), metrics=metrics)
+
+
+def upload_release(session: WarehouseSession, plan: TablePlan, release: Release) -> None:
+    """The pieces, cast back to the source types, as a session-scoped table."""
+    types = {TUPLE_ID: _type("BIGINT"), ROW_FROM: _type("BIGINT"), ROW_TO: _type("BIGINT")}
     for column in plan.quasi:
-        frame[released_column(column.name)] = result.mapping[released_column(column.name)].to_numpy()
         types[released_column(column.name)] = _type(column.data_type)
-    session.upload_temp(MAPPING_TABLE, frame, types)
+    session.upload_temp(MAPPING_TABLE, release.pieces, types)
 
 
-def build_select(session: WarehouseSession, plan: TablePlan) -> exp.Select:
+def _numbered_source(plan: TablePlan, split: bool) -> exp.Expression:
+    """RAW rows with their histogram tuple id and, when a tuple is split, their number within it.
+
+    The numbering orders by every column, so reruns on the same data send the same rows to the same class.
+    """
+    matches = [exp.NullSafeEQ(this=_col(c.name, "r"), expression=_col(c.name, "h")) for c in plan.quasi]
+    columns: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True))]
+    columns.append(_col(TUPLE_ID, "h"))
+    if split:
+        order = exp.Order(expressions=[exp.Ordered(this=_col(c.name, "r")) for c in plan.columns])
+        window = exp.Window(this=exp.RowNumber(), partition_by=[_col(TUPLE_ID, "h")], order=order)
+        columns.append(window.as_(ROW_NUMBER, quoted=True))
+    return (
+        exp.select(*columns)
+        .from_(plan.source.expression("r"))
+        .join(
+            exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True)).as_("h", quoted=True), on=exp.and_(*matches)
+        )
+        .subquery("n")
+    )
+
+
+def build_select(session: WarehouseSession, plan: TablePlan, split: bool = False) -> exp.Select:
     """The SELECT that produces the released table, columns in source order with source types."""
     secret = session.secret_expression()
+    alias = "n" if plan.quasi else "r"
     projections = []
     for column in plan.columns:
-        value = _col(column.name, "r")
+        value = _col(column.name, alias)
         if column.role is Role.DIRECT:
             released = direct_expression(column, value, secret)
         elif column.role is Role.QUASI:
@@ -110,32 +189,14 @@ def build_select(session: WarehouseSession, plan: TablePlan) -> exp.Select:
         else:
             released = value
         projections.append(released.as_(column.name, quoted=True))
-    select = exp.select(*projections).from_(plan.source.expression("r"))
-    if plan.quasi:
-        matches = [
-            exp.NullSafeEQ(this=_col(column.name, "r"), expression=_col(column.name, "h")) for column in plan.quasi
-        ]
-        select = select.join(
-            exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True)).as_("h", quoted=True),
-            on=exp.and_(*matches),
-        ).join(
-            exp.Table(this=exp.to_identifier(MAPPING_TABLE, quoted=True)).as_("m", quoted=True),
-            on=exp.EQ(this=_col(TUPLE_ID, "h"), expression=_col(TUPLE_ID, "m")),
-        )
-    return select
-
-
-def _changed_share(plan: TablePlan, histogram: pd.DataFrame, result: KAnonResult) -> dict[str, float]:
-    """Share of rows whose value of each quasi-identifier changed (computed on the histogram)."""
-    counts = histogram[COUNT].to_numpy()
-    total = counts.sum()
-    shares = {}
-    for column in plan.quasi:
-        before = result.mapping[column.name]
-        after = result.mapping[released_column(column.name)]
-        same = (before == after) | (before.isna() & after.isna())
-        shares[column.name] = round(float(counts[~same.to_numpy()].sum() / total), 4) if total else 0.0
-    return shares
+    if not plan.quasi:
+        return exp.select(*projections).from_(plan.source.expression("r"))
+    on = exp.EQ(this=_col(TUPLE_ID, "n"), expression=_col(TUPLE_ID, "m"))
+    if split:
+        in_range = exp.Between(this=_col(ROW_NUMBER, "n"), low=_col(ROW_FROM, "m"), high=_col(ROW_TO, "m"))
+        on = exp.and_(on, in_range)
+    mapping = exp.Table(this=exp.to_identifier(MAPPING_TABLE, quoted=True)).as_("m", quoted=True)
+    return exp.select(*projections).from_(_numbered_source(plan, split)).join(mapping, on=on)
 
 
 def _expected_schema(plan: TablePlan) -> Table:
@@ -161,25 +222,21 @@ def run_checks(session: WarehouseSession, output: TableRef, plan: TablePlan) -> 
     return checks
 
 
-def _search(session: WarehouseSession, plan: TablePlan) -> dict[str, object]:
-    """Histogram → k-anonymity search → mapping uploaded; returns metrics of the search."""
+def _search(session: WarehouseSession, plan: TablePlan) -> Release | None:
+    """Steps 2–3 and the upload of step 4; returns the release with its metrics."""
     if not plan.quasi:
-        return {}
+        return None
     started = time.perf_counter()
     histogram = build_histogram(session, plan)
     histogram_seconds = time.perf_counter() - started
-    try:
-        result = k_anonymize(histogram[[c.name for c in plan.quasi] + [COUNT]], plan.qi_columns, plan.k, COUNT)
-    except KAnonymityError as error:
-        raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
-    upload_mapping(session, plan, histogram, result)
-    metrics: dict[str, object] = {
-        "distinct_tuples": len(histogram),
-        "histogram_seconds": round(histogram_seconds, 3),
-        "search_seconds": round(time.perf_counter() - started - histogram_seconds, 3),
-        "rows_changed_share_by_column": _changed_share(plan, histogram, result),
-    }
-    return metrics
+    release = search(plan, histogram)
+    upload_release(session, plan, release)
+    release.metrics.update(
+        distinct_tuples=len(histogram),
+        histogram_seconds=round(histogram_seconds, 3),
+        search_seconds=round(time.perf_counter() - started - histogram_seconds, 3),
+    )
+    return release
 
 
 def publish(warehouse: Warehouse, plan: TablePlan, secret: str) -> TableResult:
@@ -194,9 +251,10 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str) -> TableResult:
             if plan.treatment is Treatment.PASS_THROUGH:
                 session.create_view(staging, build_select(session, plan))
             else:
-                metrics = _search(session, plan)
-                create = exp.Create(this=staging.expression(), kind="TABLE", expression=build_select(session, plan))
-                session.execute(create)
+                release = _search(session, plan)
+                metrics = release.metrics if release else {}
+                select = build_select(session, plan, split=bool(release and release.split))
+                session.execute(exp.Create(this=staging.expression(), kind="TABLE", expression=select))
             checks = run_checks(session, staging, plan)
             rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
         except BaseException:
