@@ -20,6 +20,7 @@ class SummaryRow:
     k_achieved: int | None
     seconds: float | None
     status: str
+    gcp: float | None = None  # information loss of the quasi-identifiers, 0 = unchanged
 
 
 def _value(metadata: dict, name: str) -> object:
@@ -46,6 +47,7 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> list[Sum
                     k_achieved=_value(metadata, "k_achieved"),
                     seconds=_value(metadata, "seconds"),
                     status="ok",
+                    gcp=_value(metadata, "gcp_gcp"),
                 )
             )
         else:
@@ -86,7 +88,7 @@ def _with_model_row_counts(rows: list[SummaryRow], settings: Settings) -> list[S
 
 
 def format_summary(rows: list[SummaryRow]) -> str:
-    header = ("table", "rows", "treatment", "k req", "k got", "seconds", "status")
+    header = ("table", "rows", "treatment", "k req", "k got", "GCP", "seconds", "status")
     cells = [
         (
             row.table,
@@ -94,18 +96,21 @@ def format_summary(rows: list[SummaryRow]) -> str:
             row.treatment,
             str(row.k_required or ""),
             str(row.k_achieved or ""),
+            f"{row.gcp:.2%}" if isinstance(row.gcp, int | float) else "",
             f"{row.seconds:.2f}" if isinstance(row.seconds, int | float) else "",
             row.status,
         )
         for row in rows
     ]
-    widths = [max(len(header[i]), *(len(cell[i]) for cell in cells)) if cells else len(header[i]) for i in range(7)]
+    widths = [
+        max(len(header[i]), *(len(cell[i]) for cell in cells)) if cells else len(header[i]) for i in range(len(header))
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
     out = [line, "  ".join("-" * w for w in widths)]
     for cell in cells:
         out.append(
             "  ".join(
-                c.rjust(w) if i in (1, 3, 4, 5) else c.ljust(w)
+                c.rjust(w) if i in (1, 3, 4, 5, 6) else c.ljust(w)
                 for i, (c, w) in enumerate(zip(cell, widths, strict=True))
             )
         )

@@ -223,3 +223,30 @@ def test_one_raw_safe_table_materializes_on_its_own(
     assert result.success
     assert [event.asset_key for event in result.get_asset_materialization_events()] == [key]
     assert len(result.get_asset_check_evaluations()) == 4
+
+
+def test_summary_lists_every_table_with_its_k(pipeline_run: PipelineRun) -> None:
+    """What `make run` prints, from the run's own events."""
+    from minimization_pipeline.summary import format_summary, summarize
+
+    rows = summarize(pipeline_run.result, pipeline_run.settings)
+    by_table = {row.table: row for row in rows}
+    assert {f"raw_safe/{s}/{t}" for s, t in RAW_SAFE_TABLES} | set(DBT_MODELS) | {"public/customers"} <= set(by_table)
+    users = by_table["raw_safe/app/users"]
+    assert users.rows == 1_500 and users.k_required == 5 and users.k_achieved >= 5 and 0 < users.gcp < 1
+    assert by_table["public/customers"].k_required == 20
+    assert by_table["customers"].rows == 1_500, "dbt models are counted too"
+    text = format_summary(rows)
+    assert text.splitlines()[0].split() == [
+        "table",
+        "rows",
+        "treatment",
+        "k",
+        "req",
+        "k",
+        "got",
+        "GCP",
+        "seconds",
+        "status",
+    ]
+    assert all(row.status == "ok" for row in rows)
