@@ -57,6 +57,14 @@ def load_settings() -> Settings:
     return Settings(environment, data_dir, policy_path, dbt_target)
 
 
+def datasets_dir() -> Path:
+    """Benchmark data (UCI Adult and ARX's hierarchies): `$MINIMIZATION_DATASETS`, else `../shared/datasets`.
+
+    Read from there, never copied into the repository.
+    """
+    return Path(os.environ.get("MINIMIZATION_DATASETS") or PROJECT_ROOT.parent / "shared" / "datasets").resolve()
+
+
 def resolve_secret(data_dir: Path) -> str:
     """The key of the keyed hash: from MINIMIZATION_SECRET, or generated once per laptop data folder.
 

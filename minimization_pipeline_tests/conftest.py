@@ -84,3 +84,14 @@ def copy_run_data(run: PipelineRun, target: Path) -> Path:
     for path in run.settings.data_dir.glob("*.duckdb"):
         shutil.copy(path, target / path.name)
     return target
+
+
+@pytest.fixture(scope="session")
+def adult_dir() -> Path:
+    """UCI Adult with ARX's hierarchies, read in place (`../shared/datasets/adult`)."""
+    from minimization_pipeline.settings import datasets_dir
+
+    folder = datasets_dir() / "adult"
+    if not (folder / "adult.csv").exists():
+        pytest.skip(f"UCI Adult not found at {folder} (set MINIMIZATION_DATASETS to the folder holding adult/)")
+    return folder

@@ -10,17 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize, verify
+from minimization_pipeline.anonymize.generalize import generalize
+from minimization_pipeline.anonymize.hierarchy import load_hierarchy
 from minimization_pipeline.anonymize.kanon import KAnonymityError, released_column
 from minimization_pipeline.anonymize.metrics import gcp, read_arx_hierarchy
 from minimization_pipeline.anonymize.microaggregate import microaggregate, released_pieces
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Column, Table
-from minimization_pipeline.policy import Method, Role, Treatment
+from minimization_pipeline.policy import Method, Mode, Role, Treatment
 from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseSession
 
 COUNT = "__count"
@@ -116,8 +119,44 @@ def _hierarchies(plan: TablePlan) -> dict[str, dict[str, list[str]]]:
     }
 
 
+def _generalize(plan: TablePlan, histogram: pd.DataFrame) -> Release:
+    """ARX-compatible full-domain generalization: every row of a tuple gets the same hierarchy labels.
+
+    Suppressed rows are left out of the output (as ARX removes them): kept as all-NULL rows they could
+    form a class smaller than k.
+    """
+    names = [column.name for column in plan.quasi]
+    hierarchies = {c.name: load_hierarchy(c.policy.hierarchy, column=c.name) for c in plan.quasi}
+    try:
+        result = generalize(histogram[[*names, COUNT]], hierarchies, plan.k, plan.max_suppression, COUNT)
+    except KAnonymityError as error:
+        raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
+    kept = ~result.mapping["suppressed"].to_numpy()
+    frame = pd.DataFrame(
+        {
+            TUPLE_ID: histogram[TUPLE_ID].to_numpy()[kept],
+            ROW_FROM: np.ones(int(kept.sum()), dtype=np.int64),
+            ROW_TO: histogram[COUNT].to_numpy()[kept],
+        }
+    )
+    for name in names:
+        frame[released_column(name)] = result.mapping[released_column(name)].to_numpy()[kept]
+    metrics: dict[str, object] = {
+        "mode": plan.mode.value,
+        "gcp_gcp": round(result.gcp, 6),
+        "entropy_loss": round(result.loss, 2),
+        "levels": dict(result.levels),
+        "rows_suppressed": result.rows_suppressed,
+        "classes": result.classes,
+        "lattice_nodes_checked": result.nodes_checked,
+    }
+    return Release(frame, split=False, metrics=metrics)
+
+
 def search(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion."""
+    if plan.mode is Mode.GENERALIZE:
+        return _generalize(plan, histogram)
     qis = plan.qi_columns
     names = [column.name for column in plan.quasi]
     hierarchies = _hierarchies(plan)
@@ -149,7 +188,7 @@ def upload_release(session: WarehouseSession, plan: TablePlan, release: Release)
     """The pieces, cast back to the source types, as a session-scoped table."""
     types = {TUPLE_ID: _type("BIGINT"), ROW_FROM: _type("BIGINT"), ROW_TO: _type("BIGINT")}
     for column in plan.quasi:
-        types[released_column(column.name)] = _type(column.data_type)
+        types[released_column(column.name)] = _type(plan.output_type(column))
     session.upload_temp(MAPPING_TABLE, release.pieces, types)
 
 
@@ -185,7 +224,7 @@ def build_select(session: WarehouseSession, plan: TablePlan, split: bool = False
         if column.role is Role.DIRECT:
             released = direct_expression(column, value, secret)
         elif column.role is Role.QUASI:
-            released = exp.cast(_col(released_column(column.name), "m"), _type(column.data_type))
+            released = exp.cast(_col(released_column(column.name), "m"), _type(plan.output_type(column)))
         else:
             released = value
         projections.append(released.as_(column.name, quoted=True))
@@ -201,7 +240,7 @@ def build_select(session: WarehouseSession, plan: TablePlan, split: bool = False
 
 def _expected_schema(plan: TablePlan) -> Table:
     """The schema the output must have: the planned columns with their source types, in order."""
-    columns = tuple(Column(column.name, column.data_type) for column in plan.columns)
+    columns = tuple(Column(column.name, plan.output_type(column)) for column in plan.columns)
     return Table(plan.target.schema, plan.target.name, columns)
 
 

@@ -80,6 +80,12 @@ class TablePlan:
     def qi_columns(self) -> list[QIColumn]:
         return [QIColumn(column.name, column.qi_kind) for column in self.quasi]
 
+    def output_type(self, column: ColumnPlan) -> str:
+        """The column's type in the output: the source type, except generalized labels, which are text."""
+        if self.mode is Mode.GENERALIZE and column.role is Role.QUASI:
+            return "VARCHAR"
+        return column.data_type
+
     def describe(self) -> dict[str, str]:
         """Column → treatment, for the UI and the summary."""
         return {column.name: column.method.value if column.method else column.role.value for column in self.columns}
@@ -132,6 +138,14 @@ def plan_table(
         _check_type(where, policy, column.data_type)
         columns.append(ColumnPlan(column.name, column.data_type, policy.role, policy.method, policy, reason))
     settings = table_policy or Anonymization()
+    if settings.mode is Mode.GENERALIZE:
+        not_text = [c.name for c in columns if c.role is Role.QUASI and not is_text(c.data_type)]
+        if not_text:
+            raise PlanError(
+                f"{table.key}: mode generalize releases hierarchy labels (text), which would change the type of "
+                f"{not_text} and break RAW_SAFE's schema; use it for PUBLIC tables or text columns, or use "
+                "mode microaggregate"
+            )
     return TablePlan(
         source, target, treatment, k, tuple(columns), settings.mode, settings.max_suppression, settings.l_diversity
     )
