@@ -273,7 +273,9 @@ def _best_cuts(
         sel = np.flatnonzero(varies[seg, j])
         if sel.size == 0:
             continue
-        order = sel[np.argsort(seg[sel] * rank.shape[1] + rank[j, tup[sel]], kind="stable")]
+        order = sel[
+            np.argsort(seg[sel] * rank.shape[1] + rank[j, tup[sel]])
+        ]  # keys are unique: a tuple has one piece per partition
         s, c, t = seg[order], cnt[order], tup[order]
         x = codes_t[:, t]
         if small:
