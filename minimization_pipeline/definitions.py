@@ -42,7 +42,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *raw_specs(tables, catalog),
             *raw_safe_assets(replicated, policy),
             dbt_models,
-            *(public_asset(model, settings.dbt_models_database) for model in sorted(policy.public.tables)),
+            *(
+                public_asset(model, settings.dbt_models_database, bool(policy.public.tables[model].l_diversity))
+                for model in sorted(policy.public.tables)
+            ),
         ],
         jobs=[hourly_minimization_job],
         schedules=[hourly_minimization_schedule],

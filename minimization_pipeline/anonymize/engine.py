@@ -7,6 +7,7 @@ and swapped in only when every check passes, so a failed run never replaces what
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from minimization_pipeline.anonymize.generalize import generalize
 from minimization_pipeline.anonymize.hierarchy import load_hierarchy
 from minimization_pipeline.anonymize.kanon import KAnonymityError, released_column
 from minimization_pipeline.anonymize.metrics import gcp, read_arx_hierarchy
-from minimization_pipeline.anonymize.microaggregate import microaggregate, released_pieces
+from minimization_pipeline.anonymize.microaggregate import MicroaggregateResult, microaggregate, released_pieces
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Column, Table
@@ -153,17 +154,71 @@ def _generalize(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     return Release(frame, split=False, metrics=metrics)
 
 
-def search(plan: TablePlan, histogram: pd.DataFrame) -> Release:
+def build_sensitive_histogram(session: WarehouseSession, plan: TablePlan) -> pd.DataFrame:
+    """Rows per (histogram tuple, sensitive value), the value as its rank: what l-diversity needs.
+
+    The rank orders values NULLS FIRST, exactly as `_numbered_source` numbers a tuple's rows, so Python
+    knows which sensitive values fall in each row range without ever seeing a value.
+    """
+    assert plan.l_diversity is not None
+    sensitive = _col(plan.l_diversity.column, "r")
+    matches = [exp.NullSafeEQ(this=_col(c.name, "r"), expression=_col(c.name, "h")) for c in plan.quasi]
+    rank = exp.Window(
+        this=exp.Anonymous(this="DENSE_RANK"),
+        order=exp.Order(expressions=[exp.Ordered(this=sensitive.copy(), nulls_first=True)]),
+    )
+    query = (
+        exp.select(_col(TUPLE_ID, "h"), rank.as_("value_order"), exp.Count(this=exp.Star()).as_("count"))
+        .from_(plan.source.expression("r"))
+        .join(
+            exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True)).as_("h", quoted=True), on=exp.and_(*matches)
+        )
+        .group_by(_col(TUPLE_ID, "h"), sensitive.copy())
+    )
+    return session.fetch_df(query)
+
+
+def _l_diverse(
+    plan: TablePlan, histogram: pd.DataFrame, result: MicroaggregateResult, sensitive: pd.DataFrame
+) -> tuple[MicroaggregateResult, dict[str, object]]:
+    """Merge classes that hold fewer than l distinct sensitive values (see `ldiversity`)."""
+    from minimization_pipeline.anonymize.ldiversity import enforce_l_diversity
+
+    assert plan.l_diversity is not None
+    index_of = pd.Series(np.arange(len(histogram)), index=histogram[TUPLE_ID].to_numpy())
+    frame = pd.DataFrame(
+        {
+            "tuple_index": index_of.loc[sensitive[TUPLE_ID].to_numpy()].to_numpy(),
+            "value_order": sensitive["value_order"].to_numpy(),
+            "count": sensitive["count"].to_numpy(),
+        }
+    )
+    try:
+        diverse = enforce_l_diversity(result.assignments, result.representatives, frame, plan.l_diversity.l)
+    except KAnonymityError as error:
+        raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
+    merged = dataclasses.replace(result, assignments=diverse.assignments, representatives=diverse.representatives)
+    return merged, {"l_required": diverse.l, "l_achieved": diverse.l_achieved, "classes_merged": diverse.classes_merged}
+
+
+def search(plan: TablePlan, histogram: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> Release:
     """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion."""
     if plan.mode is Mode.GENERALIZE:
         return _generalize(plan, histogram)
     qis = plan.qi_columns
     names = [column.name for column in plan.quasi]
     hierarchies = _hierarchies(plan)
+    # With l-diversity, suppression is off: an all-NULL group of suppressed rows could not be made diverse.
+    max_suppression = 0.0 if plan.l_diversity else plan.max_suppression
     try:
-        result = microaggregate(histogram[[*names, COUNT]], qis, plan.k, hierarchies, plan.max_suppression, COUNT)
+        result = microaggregate(histogram[[*names, COUNT]], qis, plan.k, hierarchies, max_suppression, COUNT)
     except KAnonymityError as error:
         raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
+    diversity: dict[str, object] = {}
+    if plan.l_diversity is not None:
+        if sensitive is None:
+            raise ValueError("l-diversity needs the sensitive histogram")
+        result, diversity = _l_diverse(plan, histogram, result, sensitive)
     pieces = released_pieces(histogram[[*names, COUNT]], result, COUNT)
     report = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, COUNT)
     assignments = result.assignments
@@ -180,6 +235,7 @@ def search(plan: TablePlan, histogram: pd.DataFrame) -> Release:
         "mode": plan.mode.value,
         "rows_suppressed": result.rows_suppressed,
         **{f"gcp_{key}" if key == "gcp" else key: value for key, value in report.as_metadata().items()},
+        **diversity,
     }
     return Release(frame, split=bool(assignments["tuple_index"].duplicated().any()), metrics=metrics)
 
@@ -201,7 +257,10 @@ def _numbered_source(plan: TablePlan, split: bool) -> exp.Expression:
     columns: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True))]
     columns.append(_col(TUPLE_ID, "h"))
     if split:
-        order = exp.Order(expressions=[exp.Ordered(this=_col(c.name, "r")) for c in plan.columns])
+        keys = [exp.Ordered(this=_col(c.name, "r")) for c in plan.columns]
+        if plan.l_diversity is not None:  # the order `build_sensitive_histogram` ranks values in
+            keys.insert(0, exp.Ordered(this=_col(plan.l_diversity.column, "r"), nulls_first=True))
+        order = exp.Order(expressions=keys)
         window = exp.Window(this=exp.RowNumber(), partition_by=[_col(TUPLE_ID, "h")], order=order)
         columns.append(window.as_(ROW_NUMBER, quoted=True))
     return (
@@ -253,6 +312,8 @@ def run_checks(session: WarehouseSession, output: TableRef, plan: TablePlan) -> 
         verify.SCHEMA_PARITY: lambda: verify.check_schema_parity(_expected_schema(plan), session.describe(output)),
         verify.PATTERN_SCAN: lambda: verify.check_patterns(session, output, plan),
     }
+    if plan.l_diversity is not None:
+        runners[verify.L_DIVERSITY] = lambda: verify.check_l_diversity(session, output, plan)
     for name, run in runners.items():
         try:
             checks.append(run())
@@ -268,7 +329,8 @@ def _search(session: WarehouseSession, plan: TablePlan) -> Release | None:
     started = time.perf_counter()
     histogram = build_histogram(session, plan)
     histogram_seconds = time.perf_counter() - started
-    release = search(plan, histogram)
+    sensitive = build_sensitive_histogram(session, plan) if plan.l_diversity is not None else None
+    release = search(plan, histogram, sensitive)
     upload_release(session, plan, release)
     release.metrics.update(
         distinct_tuples=len(histogram),

@@ -22,11 +22,13 @@ K_ANONYMITY = "k_anonymity"
 NO_RAW_IDENTIFIERS = "no_raw_identifiers"
 SCHEMA_PARITY = "schema_parity"
 PATTERN_SCAN = "pattern_scan"
+L_DIVERSITY = "l_diversity"
 CHECK_NAMES = (K_ANONYMITY, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN)
 CHECK_DESCRIPTIONS = {
     K_ANONYMITY: "Every combination of quasi-identifier values is shared by at least k rows.",
     NO_RAW_IDENTIFIERS: "No RAW value of a direct-identifier column appears in that column's output.",
     SCHEMA_PARITY: "Same columns, order and types as the source, so dbt models run unchanged.",
+    L_DIVERSITY: "Every class holds at least l distinct values of the sensitive attribute.",
     PATTERN_SCAN: "No value looks like an email, phone, card number or IP address unless the policy allows it.",
 }
 
@@ -111,6 +113,34 @@ def _fake_leaks(session: WarehouseSession, output: TableRef, plan: TablePlan, co
         .where(exp.NullSafeNEQ(this=exp.column("n", "f"), expression=exp.column("n", "o")))
     )
     return int(session.fetch_all(kept)[0][0]) + int(session.fetch_all(mismatched)[0][0])
+
+
+def check_l_diversity(session: WarehouseSession, table: TableRef, plan: TablePlan) -> CheckOutcome:
+    """min(distinct sensitive values) over the classes of the output (NULL counts as a value)."""
+    assert plan.l_diversity is not None
+    sensitive = _col(plan.l_diversity.column)
+    # COUNT(DISTINCT) skips NULL: count it as one more value where present.
+    distinct = exp.Add(
+        this=exp.Count(this=exp.Distinct(expressions=[sensitive])),
+        expression=exp.Max(
+            this=exp.If(
+                this=exp.Is(this=sensitive.copy(), expression=exp.Null()),
+                true=exp.Literal.number(1),
+                false=exp.Literal.number(0),
+            )
+        ),
+    )
+    classes = exp.select(distinct.as_("d")).from_(table.expression()).group_by(*[_col(c.name) for c in plan.quasi])
+    l_achieved = session.fetch_all(exp.select("MIN(d)").from_(classes.subquery("c")))[0][0]
+    l_achieved = int(l_achieved or 0)
+    passed = l_achieved >= plan.l_diversity.l
+    return CheckOutcome(
+        L_DIVERSITY,
+        passed,
+        f"fewest distinct {plan.l_diversity.column} values in a class: {l_achieved} "
+        f"{'>=' if passed else '<'} l={plan.l_diversity.l}",
+        {"l_required": plan.l_diversity.l, "l_achieved": l_achieved},
+    )
 
 
 def check_no_raw_identifiers(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:

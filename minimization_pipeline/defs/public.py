@@ -8,7 +8,7 @@ from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.defs.results import check_specs, events
 
 
-def public_asset(model: str, models_database: str) -> dg.AssetsDefinition:
+def public_asset(model: str, models_database: str, l_diversity: bool = False) -> dg.AssetsDefinition:
     key = dg.AssetKey(["public", model])
 
     @dg.asset(
@@ -16,7 +16,7 @@ def public_asset(model: str, models_database: str) -> dg.AssetsDefinition:
         deps=[dg.AssetKey([model])],
         group_name="public",
         kinds={"duckdb"},
-        check_specs=check_specs(key),
+        check_specs=check_specs(key, l_diversity),
         description=f"public.main.{model}: the dbt model {model}, only the columns the policy lists, "
         "anonymized again with the public k.",
     )

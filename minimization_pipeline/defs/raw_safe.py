@@ -14,7 +14,7 @@ def raw_safe_key(schema: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw_safe", schema, table])
 
 
-def raw_safe_asset(schema: str, table: str, treatment: Treatment) -> dg.AssetsDefinition:
+def raw_safe_asset(schema: str, table: str, treatment: Treatment, l_diversity: bool = False) -> dg.AssetsDefinition:
     key = raw_safe_key(schema, table)
 
     @dg.asset(
@@ -22,7 +22,7 @@ def raw_safe_asset(schema: str, table: str, treatment: Treatment) -> dg.AssetsDe
         deps=[raw_key(schema, table)],
         group_name="raw_safe",
         kinds={"duckdb"},
-        check_specs=check_specs(key),
+        check_specs=check_specs(key, l_diversity),
         tags={"minimization/treatment": treatment.value},
         description=(
             f"raw_safe.{schema}.{table}: schema-preserving copy of raw.{schema}.{table}, "
@@ -45,5 +45,6 @@ def raw_safe_assets(tables: list[tuple[str, str]], policy: Policy) -> list[dg.As
     for schema, table in tables:
         table_policy = policy.table(schema, table)
         treatment = table_policy.treatment if table_policy else Treatment.TREAT
-        assets.append(raw_safe_asset(schema, table, treatment))
+        l_diversity = bool(table_policy and table_policy.l_diversity)
+        assets.append(raw_safe_asset(schema, table, treatment, l_diversity))
     return assets

@@ -12,11 +12,11 @@ from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.policy import Role
 
 
-def check_specs(key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    """The four checks every RAW_SAFE and PUBLIC table must pass before it replaces anything."""
+def check_specs(key: dg.AssetKey, l_diversity: bool = False) -> list[dg.AssetCheckSpec]:
+    """The checks a RAW_SAFE or PUBLIC table must pass before it replaces anything (l-diversity if asked)."""
+    names = [*verify.CHECK_NAMES, *([verify.L_DIVERSITY] if l_diversity else [])]
     return [
-        dg.AssetCheckSpec(name, asset=key, blocking=True, description=verify.CHECK_DESCRIPTIONS[name])
-        for name in verify.CHECK_NAMES
+        dg.AssetCheckSpec(name, asset=key, blocking=True, description=verify.CHECK_DESCRIPTIONS[name]) for name in names
     ]
 
 
