@@ -40,5 +40,11 @@ ui: setup
 	@python -c "from minimization_pipeline.cli import _ensure_dagster_home; from pathlib import Path; _ensure_dagster_home(Path('$(MINIMIZATION_DATA_DIR)'))"
 	dagster dev -h 127.0.0.1 -p $${PORT:-3000} -w workspace.yaml
 
+# Both benchmarks (UCI Adult against the PyPI peers, each in its own virtualenv under .bench/; RAW_SAFE
+# app.users at 1M and 10M rows); the tables are printed and written to bench_results/.
+# Options: make bench BENCH_ARGS="--all-k" | "--skip-peers" | "--scale-users 1000000"
+bench: $(VENV)/.installed
+	python -m minimization_pipeline_tests.benchmarks $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache
+	rm -rf $(VENV) data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache .bench bench_results

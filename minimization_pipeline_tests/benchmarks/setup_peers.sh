@@ -15,10 +15,10 @@ PYTHON="${BENCH_PYTHON:-python3}"
 
 # peer name -> pip requirement(s); pinned so that results are comparable from one run to the next.
 declare -A SPECS=(
-  [anonypy]="anonypy==0.2.1"
-  [anonypyx]="anonypyx==0.2.11"
+  [anonypy]="anonypy==0.2.1 pandas==2.3.3"
+  [anonypyx]="anonypyx==0.2.11 pandas==2.3.3"
   [anjana]="anjana==1.2.3"
-  [polarfrost]="polarfrost==0.2.1"
+  [polarfrost]="polarfrost[spark]==0.2.1"
 )
 PEERS=("$@")
 if [ ${#PEERS[@]} -eq 0 ]; then

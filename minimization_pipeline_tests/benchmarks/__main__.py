@@ -1,0 +1,41 @@
+"""``python -m minimization_pipeline_tests.benchmarks``: set up the peers, run both benchmarks, print both tables.
+
+Options: ``--all-k`` (peers at every k, not only k=10), ``--skip-peers`` (ours only, no venvs needed),
+``--scale-users 1000000,10000000`` (sizes of the scale benchmark; ``--scale-users 0`` skips it), and the
+Adult options of :mod:`.adult` (``--ks``, ``--peers``, ``--sample``, ``--timeout``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from minimization_pipeline_tests.benchmarks import adult, scale
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minimization_pipeline_tests.benchmarks", description=__doc__)
+    adult.add_arguments(parser)
+    parser.add_argument("--scale-users", default=",".join(map(str, scale.DEFAULT_USERS)), help="0 to skip")
+    options = parser.parse_args(argv)
+
+    if not options.skip_peers:
+        peers = [p for p in options.peers.split(",") if p]
+        setup = adult.BENCH_DIR / "setup_peers.sh"
+        # Idempotent: a peer already installed at its pinned version is left alone; one that cannot be
+        # installed is reported by the Adult table, so a failure here does not stop the benchmark.
+        subprocess.run(["bash", str(setup), *peers], check=False, stdout=sys.stderr)
+
+    adult.run_from_options(options, adult.RESULTS_DIR / "adult.md")  # prints its table
+    sizes = [n for n in scale.parse_users(options.scale_users) if n > 0]
+    if sizes:
+        _, markdown = scale.run_scale_benchmark(sizes, log=lambda m: print(m, file=sys.stderr))
+        print(markdown)
+    print(f"(written to {adult.RESULTS_DIR}/)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
