@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from minimization_pipeline.anonymize.kanon import QIColumn, QIKind, k_anonymize, released_column
+from minimization_pipeline.settings import datasets_dir
 from minimization_pipeline_tests.benchmarks import scoring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -92,8 +92,7 @@ ARX_ENTROPY_REFERENCE = (  # all 9 columns as QIs, ARX's monotonic non-uniform e
 
 def datasets_root() -> Path:
     """Where shared data sets live: ``$MINIMIZATION_DATASETS`` or ``../shared/datasets`` beside the repo."""
-    override = os.environ.get(DATASETS_ENV)
-    return Path(override) if override else REPO_ROOT.parent / "shared" / "datasets"
+    return datasets_dir()
 
 
 def adult_dir() -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import time
 from pathlib import Path
 
@@ -38,11 +37,10 @@ from minimization_pipeline.anonymize.hierarchy import (
     load_hierarchy,
 )
 from minimization_pipeline.anonymize.kanon import KAnonymityError
+from minimization_pipeline.settings import datasets_dir
 
 COUNT = "__count"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATASETS = Path(os.environ.get("MINIMIZATION_DATASETS") or REPO_ROOT.parent / "shared" / "datasets")
-ADULT = DATASETS / "adult"
+ADULT = datasets_dir() / "adult"
 #: ARX's test uses every column of adult.csv, in file order, as a quasi-identifier.
 ADULT_COLUMNS = (
     "sex",

@@ -7,7 +7,6 @@ Adult run checks the GCP targets against the peers' published and measured figur
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from minimization_pipeline.anonymize.microaggregate import MicroaggregateResult,
 
 COUNT = "__count"
 NUMERIC, DATE, CATEGORICAL = QIKind.NUMERIC, QIKind.DATE, QIKind.CATEGORICAL
-REPO = Path(__file__).resolve().parents[2]
 
 
 def released(name: str) -> str:
@@ -279,15 +277,8 @@ PEERS = {
 }
 
 
-def adult_dir() -> Path:
-    root = os.environ.get("MINIMIZATION_DATASETS")
-    return (Path(root) if root else REPO.parent / "shared" / "datasets") / "adult"
-
-
-def test_adult_gcp_beats_mondrian_and_peers() -> None:
-    folder = adult_dir()
-    if not (folder / "adult.csv").exists():
-        pytest.skip(f"UCI Adult not found at {folder} (set MINIMIZATION_DATASETS to the datasets folder)")
+def test_adult_gcp_beats_mondrian_and_peers(adult_dir: Path) -> None:
+    folder = adult_dir
     data = pd.read_csv(folder / "adult.csv", sep=";")
     hierarchies = {c: read_arx_hierarchy(str(folder / f"adult_hierarchy_{c}.csv")) for c in ADULT_QIS[1:]}
     qis = [QIColumn("age", NUMERIC)] + [QIColumn(c, CATEGORICAL) for c in ADULT_QIS[1:]]
