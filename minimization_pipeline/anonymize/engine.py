@@ -1,8 +1,10 @@
 """Steps 2–5 for one table: histogram → k-anonymity search → apply in one CTAS → verify → swap.
 
 Only the histogram of quasi-identifier tuples comes to Python and only the mapping goes back; the
-rows themselves never leave the warehouse. The output is written to `<table>__staging`, verified,
-and swapped in only when every check passes, so a failed run never replaces what was published.
+rows themselves never leave the warehouse. When the distinct tuples would exceed a budget, the histogram
+groups by coarse keys chosen in SQL (`coarsen`), so the search stays a few seconds at 10M rows. The
+output is written to `<table>__staging`, verified, and swapped in only when every check passes, so a
+failed run never replaces what was published.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
-from minimization_pipeline.anonymize import pseudonymize, verify
+from minimization_pipeline.anonymize import coarsen, pseudonymize, verify
+from minimization_pipeline.anonymize.coarsen import Coarsening
 from minimization_pipeline.anonymize.generalize import generalize
 from minimization_pipeline.anonymize.hierarchy import load_hierarchy
 from minimization_pipeline.anonymize.kanon import KAnonymityError, released_column
@@ -31,6 +34,7 @@ COUNT = "__count"
 TUPLE_ID = "__tuple_id"
 HISTOGRAM_TABLE = "__minimization_histogram"
 MAPPING_TABLE = "__minimization_mapping"
+SPLIT_TABLE = "__minimization_split"
 
 
 @dataclass
@@ -70,27 +74,51 @@ def direct_expression(column: ColumnPlan, value: exp.Expression, secret: exp.Exp
     return pseudonymize.null_value(column.data_type)
 
 
-def build_histogram(session: WarehouseSession, plan: TablePlan) -> pd.DataFrame:
-    """One GROUP BY over the quasi-identifiers, kept as a temp table and fetched (tuples + counts)."""
-    qis = [_col(column.name) for column in plan.quasi]
-    order = [exp.Ordered(this=q.copy(), nulls_first=True) for q in qis]
-    numbered = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
-    select = (
-        exp.select(*qis, exp.Count(this=exp.Star()).as_(COUNT, quoted=True), numbered.as_(TUPLE_ID, quoted=True))
-        .from_(plan.source.expression())
-        .group_by(*[q.copy() for q in qis])
-    )
+def _histogram_table() -> exp.Table:
+    return exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True))
+
+
+def build_histogram(session: WarehouseSession, plan: TablePlan, coarsening: Coarsening | None = None) -> pd.DataFrame:
+    """One GROUP BY over the quasi-identifiers, kept as a temp table and fetched (tuples + counts).
+
+    With a `coarsening` that coarsens something, the GROUP BY is over its keys and the histogram also holds
+    per tuple a representative, the smallest and the largest original value of every coarsened QI (see
+    `coarsen`).
+    """
+    if coarsening is not None and coarsening.coarsened:
+        select = coarsen.histogram_select(plan, coarsening, COUNT, TUPLE_ID)
+    else:
+        qis = [_col(column.name) for column in plan.quasi]
+        order = [exp.Ordered(this=q.copy(), nulls_first=True) for q in qis]
+        numbered = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
+        select = (
+            exp.select(*qis, exp.Count(this=exp.Star()).as_(COUNT, quoted=True), numbered.as_(TUPLE_ID, quoted=True))
+            .from_(plan.source.expression())
+            .group_by(*[q.copy() for q in qis])
+        )
     session.execute(
         exp.Create(
-            this=exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True)),
+            this=_histogram_table(),
             kind="TABLE",
             replace=True,
             expression=select,
             properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
         )
     )
-    fetch = exp.select("*").from_(exp.to_identifier(HISTOGRAM_TABLE, quoted=True)).order_by(_col(TUPLE_ID))
+    if coarsening is not None and coarsening.coarsened:
+        return session.fetch_df(coarsen.histogram_fetch(plan, coarsening, _histogram_table(), TUPLE_ID))
+    fetch = exp.select("*").from_(_histogram_table()).order_by(_col(TUPLE_ID))
     return session.fetch_df(fetch)
+
+
+def _tuple_match(plan: TablePlan, coarsening: Coarsening | None) -> exp.Expression:
+    """RAW row `r` belongs to histogram tuple `h`: null-safe equality of the (coarse) keys."""
+    matches = []
+    for column in plan.quasi:
+        value = _col(column.name, "r")
+        key = coarsening.key(column, value) if coarsening is not None else value
+        matches.append(exp.NullSafeEQ(this=key, expression=_col(column.name, "h")))
+    return exp.and_(*matches)
 
 
 ROW_FROM = "__row_from"
@@ -110,6 +138,7 @@ class Release:
     pieces: pd.DataFrame
     split: bool
     metrics: dict[str, object]
+    coarsening: Coarsening | None = None
 
 
 def _hierarchies(plan: TablePlan) -> dict[str, dict[str, list[str]]]:
@@ -154,7 +183,9 @@ def _generalize(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     return Release(frame, split=False, metrics=metrics)
 
 
-def build_sensitive_histogram(session: WarehouseSession, plan: TablePlan) -> pd.DataFrame:
+def build_sensitive_histogram(
+    session: WarehouseSession, plan: TablePlan, coarsening: Coarsening | None = None
+) -> pd.DataFrame:
     """Rows per (histogram tuple, sensitive value), the value as its rank: what l-diversity needs.
 
     The rank orders values NULLS FIRST, exactly as `_numbered_source` numbers a tuple's rows, so Python
@@ -162,7 +193,6 @@ def build_sensitive_histogram(session: WarehouseSession, plan: TablePlan) -> pd.
     """
     assert plan.l_diversity is not None
     sensitive = _col(plan.l_diversity.column, "r")
-    matches = [exp.NullSafeEQ(this=_col(c.name, "r"), expression=_col(c.name, "h")) for c in plan.quasi]
     rank = exp.Window(
         this=exp.Anonymous(this="DENSE_RANK"),
         order=exp.Order(expressions=[exp.Ordered(this=sensitive.copy(), nulls_first=True)]),
@@ -170,9 +200,7 @@ def build_sensitive_histogram(session: WarehouseSession, plan: TablePlan) -> pd.
     query = (
         exp.select(_col(TUPLE_ID, "h"), rank.as_("value_order"), exp.Count(this=exp.Star()).as_("count"))
         .from_(plan.source.expression("r"))
-        .join(
-            exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True)).as_("h", quoted=True), on=exp.and_(*matches)
-        )
+        .join(_histogram_table().as_("h", quoted=True), on=_tuple_match(plan, coarsening))
         .group_by(_col(TUPLE_ID, "h"), sensitive.copy())
     )
     return session.fetch_df(query)
@@ -201,17 +229,30 @@ def _l_diverse(
     return merged, {"l_required": diverse.l, "l_achieved": diverse.l_achieved, "classes_merged": diverse.classes_merged}
 
 
-def search(plan: TablePlan, histogram: pd.DataFrame, sensitive: pd.DataFrame | None = None) -> Release:
-    """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion."""
+def search(
+    plan: TablePlan,
+    histogram: pd.DataFrame,
+    sensitive: pd.DataFrame | None = None,
+    coarsening: Coarsening | None = None,
+) -> Release:
+    """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion.
+
+    On a coarse histogram (`coarsening`), the search orders and scores the keys, each class releases the
+    representatives of its representative tuples, and the GCP is the upper bound of `coarsen.coarse_gcp`.
+    """
     if plan.mode is Mode.GENERALIZE:
         return _generalize(plan, histogram)
-    qis = plan.qi_columns
+    coarse = coarsening if coarsening is not None and coarsening.coarsened else None
+    qis = coarse.qi_columns() if coarse else plan.qi_columns
     names = [column.name for column in plan.quasi]
     hierarchies = _hierarchies(plan)
+    released = coarsen.released_values(plan, coarse, histogram) if coarse else None
     # With l-diversity, suppression is off: an all-NULL group of suppressed rows could not be made diverse.
     max_suppression = 0.0 if plan.l_diversity else plan.max_suppression
     try:
-        result = microaggregate(histogram[[*names, COUNT]], qis, plan.k, hierarchies, max_suppression, COUNT)
+        result = microaggregate(
+            histogram[[*names, COUNT]], qis, plan.k, hierarchies, max_suppression, COUNT, released=released
+        )
     except KAnonymityError as error:
         raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
     diversity: dict[str, object] = {}
@@ -220,7 +261,11 @@ def search(plan: TablePlan, histogram: pd.DataFrame, sensitive: pd.DataFrame | N
             raise ValueError("l-diversity needs the sensitive histogram")
         result, diversity = _l_diverse(plan, histogram, result, sensitive)
     pieces = released_pieces(histogram[[*names, COUNT]], result, COUNT)
-    report = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, COUNT)
+    if coarse:
+        report = coarsen.coarse_gcp(plan, coarse, histogram, result.assignments, hierarchies, COUNT)
+    else:
+        scored = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, COUNT)
+        report = {f"gcp_{key}" if key == "gcp" else key: value for key, value in scored.as_metadata().items()}
     assignments = result.assignments
     frame = pd.DataFrame(
         {
@@ -234,10 +279,11 @@ def search(plan: TablePlan, histogram: pd.DataFrame, sensitive: pd.DataFrame | N
     metrics: dict[str, object] = {
         "mode": plan.mode.value,
         "rows_suppressed": result.rows_suppressed,
-        **{f"gcp_{key}" if key == "gcp" else key: value for key, value in report.as_metadata().items()},
+        **report,
         **diversity,
     }
-    return Release(frame, split=bool(assignments["tuple_index"].duplicated().any()), metrics=metrics)
+    split = bool(assignments["tuple_index"].duplicated().any())
+    return Release(frame, split=split, metrics=metrics, coarsening=coarse)
 
 
 def upload_release(session: WarehouseSession, plan: TablePlan, release: Release) -> None:
@@ -246,34 +292,57 @@ def upload_release(session: WarehouseSession, plan: TablePlan, release: Release)
     for column in plan.quasi:
         types[released_column(column.name)] = _type(plan.output_type(column))
     session.upload_temp(MAPPING_TABLE, release.pieces, types)
+    if release.split:
+        split = pd.DataFrame({TUPLE_ID: _split_tuples(release.pieces[TUPLE_ID])})
+        session.upload_temp(SPLIT_TABLE, split, {TUPLE_ID: _type("BIGINT")})
 
 
-def _numbered_source(plan: TablePlan, split: bool) -> exp.Expression:
-    """RAW rows with their histogram tuple id and, when a tuple is split, their number within it.
+def _split_tuples(tuple_ids: pd.Series) -> np.ndarray:
+    """Ids of the tuples whose rows go to more than one piece (the only ones `_numbered_source` numbers)."""
+    return np.unique(tuple_ids[tuple_ids.duplicated()].to_numpy())
 
-    The numbering orders by every column, so reruns on the same data send the same rows to the same class.
+
+def _numbered_source(plan: TablePlan, split: bool, coarsening: Coarsening | None = None) -> exp.Expression:
+    """RAW rows with their histogram tuple id and, when some tuple is split, their number within it.
+
+    Only rows of split tuples are numbered: the others get 1, which lies in the single piece of their tuple
+    (rows 1..count). The window then sorts the few split tuples' rows instead of the whole table. The
+    numbering orders by every column, so reruns on the same data send the same rows to the same class.
     """
-    matches = [exp.NullSafeEQ(this=_col(c.name, "r"), expression=_col(c.name, "h")) for c in plan.quasi]
-    columns: list[exp.Expression] = [exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True))]
-    columns.append(_col(TUPLE_ID, "h"))
-    if split:
-        keys = [exp.Ordered(this=_col(c.name, "r")) for c in plan.columns]
-        if plan.l_diversity is not None:  # the order `build_sensitive_histogram` ranks values in
-            keys.insert(0, exp.Ordered(this=_col(plan.l_diversity.column, "r"), nulls_first=True))
-        order = exp.Order(expressions=keys)
-        window = exp.Window(this=exp.RowNumber(), partition_by=[_col(TUPLE_ID, "h")], order=order)
-        columns.append(window.as_(ROW_NUMBER, quoted=True))
-    return (
-        exp.select(*columns)
-        .from_(plan.source.expression("r"))
-        .join(
-            exp.Table(this=exp.to_identifier(HISTOGRAM_TABLE, quoted=True)).as_("h", quoted=True), on=exp.and_(*matches)
+    match = _tuple_match(plan, coarsening)
+    star = exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True))
+    histogram = _histogram_table().as_("h", quoted=True)
+    if not split:
+        return (
+            exp.select(star, _col(TUPLE_ID, "h"))
+            .from_(plan.source.expression("r"))
+            .join(histogram, on=match)
+            .subquery("n")
         )
-        .subquery("n")
+    split_ids = exp.select(_col(TUPLE_ID)).from_(exp.Table(this=exp.to_identifier(SPLIT_TABLE, quoted=True)))
+    in_split = exp.In(this=_col(TUPLE_ID, "h"), query=split_ids.subquery(copy=False))
+    whole = (
+        exp.select(star.copy(), _col(TUPLE_ID, "h"), exp.cast(exp.Literal.number(1), _type("BIGINT")).as_(ROW_NUMBER))
+        .from_(plan.source.expression("r"))
+        .join(histogram.copy(), on=match.copy())
+        .where(exp.Not(this=in_split.copy()))
     )
+    keys = [exp.Ordered(this=_col(c.name, "r")) for c in plan.columns]
+    if plan.l_diversity is not None:  # the order `build_sensitive_histogram` ranks values in
+        keys.insert(0, exp.Ordered(this=_col(plan.l_diversity.column, "r"), nulls_first=True))
+    window = exp.Window(this=exp.RowNumber(), partition_by=[_col(TUPLE_ID, "h")], order=exp.Order(expressions=keys))
+    numbered = (
+        exp.select(star.copy(), _col(TUPLE_ID, "h"), window.as_(ROW_NUMBER, quoted=True))
+        .from_(plan.source.expression("r"))
+        .join(histogram.copy(), on=match.copy())
+        .where(in_split)
+    )
+    return exp.union(whole, numbered, distinct=False).subquery("n")
 
 
-def build_select(session: WarehouseSession, plan: TablePlan, split: bool = False) -> exp.Select:
+def build_select(
+    session: WarehouseSession, plan: TablePlan, split: bool = False, coarsening: Coarsening | None = None
+) -> exp.Select:
     """The SELECT that produces the released table, columns in source order with source types."""
     secret = session.secret_expression()
     alias = "n" if plan.quasi else "r"
@@ -294,7 +363,7 @@ def build_select(session: WarehouseSession, plan: TablePlan, split: bool = False
         in_range = exp.Between(this=_col(ROW_NUMBER, "n"), low=_col(ROW_FROM, "m"), high=_col(ROW_TO, "m"))
         on = exp.and_(on, in_range)
     mapping = exp.Table(this=exp.to_identifier(MAPPING_TABLE, quoted=True)).as_("m", quoted=True)
-    return exp.select(*projections).from_(_numbered_source(plan, split)).join(mapping, on=on)
+    return exp.select(*projections).from_(_numbered_source(plan, split, coarsening)).join(mapping, on=on)
 
 
 def _expected_schema(plan: TablePlan) -> Table:
@@ -322,26 +391,41 @@ def run_checks(session: WarehouseSession, output: TableRef, plan: TablePlan) -> 
     return checks
 
 
-def _search(session: WarehouseSession, plan: TablePlan) -> Release | None:
+def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None = None) -> Release | None:
     """Steps 2–3 and the upload of step 4; returns the release with its metrics."""
     if not plan.quasi:
         return None
     started = time.perf_counter()
-    histogram = build_histogram(session, plan)
+    coarsening = None
+    if plan.mode is Mode.MICROAGGREGATE:  # generalize releases hierarchy labels of values: no keys there
+        coarsening = coarsen.choose(session, plan, tuple_budget)
+    histogram = build_histogram(session, plan, coarsening)
     histogram_seconds = time.perf_counter() - started
-    sensitive = build_sensitive_histogram(session, plan) if plan.l_diversity is not None else None
-    release = search(plan, histogram, sensitive)
+    sensitive = build_sensitive_histogram(session, plan, coarsening) if plan.l_diversity is not None else None
+    release = search(plan, histogram, sensitive, coarsening)
     upload_release(session, plan, release)
     release.metrics.update(
         distinct_tuples=len(histogram),
+        split_tuples=_split_tuples(release.pieces[TUPLE_ID]).size,
         histogram_seconds=round(histogram_seconds, 3),
         search_seconds=round(time.perf_counter() - started - histogram_seconds, 3),
     )
+    if coarsening is not None:
+        release.metrics.update(
+            coarsened=coarsening.describe() if coarsening.coarsened else {},
+            tuple_budget=coarsening.budget,
+            coarsening_probes=coarsening.probes,
+            coarsening_seconds=coarsening.seconds,
+        )
     return release
 
 
-def publish(warehouse: Warehouse, plan: TablePlan, secret: str) -> TableResult:
-    """Build `plan.target` from `plan.source`: staging, verify, then swap (or drop and report)."""
+def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: int | None = None) -> TableResult:
+    """Build `plan.target` from `plan.source`: staging, verify, then swap (or drop and report).
+
+    `tuple_budget`: most distinct QI tuples the search gets before keys are coarsened (default
+    `coarsen.TUPLE_BUDGET`).
+    """
     started = time.perf_counter()
     staging = plan.target.staging()
     with warehouse.session(read=[plan.source.database], write=[plan.target.database], secret=secret) as session:
@@ -352,11 +436,16 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str) -> TableResult:
             if plan.treatment is Treatment.PASS_THROUGH:
                 session.create_view(staging, build_select(session, plan))
             else:
-                release = _search(session, plan)
+                release = _search(session, plan, tuple_budget)
                 metrics = release.metrics if release else {}
-                select = build_select(session, plan, split=bool(release and release.split))
+                split = bool(release and release.split)
+                select = build_select(session, plan, split, release.coarsening if release else None)
+                ctas_started = time.perf_counter()
                 session.execute(exp.Create(this=staging.expression(), kind="TABLE", expression=select))
+                metrics["ctas_seconds"] = round(time.perf_counter() - ctas_started, 3)
+            checks_started = time.perf_counter()
             checks = run_checks(session, staging, plan)
+            metrics["checks_seconds"] = round(time.perf_counter() - checks_started, 3)
             rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
         except BaseException:
             # A staging table that was never verified must not stay readable beside the published one.

@@ -97,13 +97,18 @@ def microaggregate(
     hierarchies: Mapping[str, object] | None = None,
     max_suppression: float = 0.01,
     count_column: str = "__count",
+    released: pd.DataFrame | None = None,
 ) -> MicroaggregateResult:
     """Partition the rows of ``histogram`` into classes of >= ``k`` rows with the least GCP we can find.
 
     ``histogram``: one row per distinct QI tuple plus ``count_column`` (as ``SELECT qi..., COUNT(*) ...
     GROUP BY qi...``). ``hierarchies``: optional generalization hierarchy per categorical QI (see
     :func:`metrics.hierarchy_paths`). ``max_suppression``: the largest share of rows that may be suppressed,
-    and only where that lowers the total loss.
+    and only where that lowers the total loss. ``released``: optional values to release per histogram row
+    (columns named like the QIs, aligned with ``histogram``); by default the QI values themselves. The
+    engine passes them when the histogram holds coarse keys (a month, a zip prefix) rather than values: the
+    search runs on the keys, and each class releases a real value of its representative tuple instead of a
+    key. A representative must lie in its tuple's key bucket, so distinct keys still give distinct values.
 
     Raises ``ValueError`` on bad input and :class:`KAnonymityError` if there are fewer rows than ``k``.
     """
@@ -113,10 +118,13 @@ def microaggregate(
         raise ValueError(f"max_suppression must be in [0, 1), got {max_suppression!r}")
     counts = _validated_counts(histogram, qis, count_column)
     hist = histogram.reset_index(drop=True)
+    values = hist if released is None else released.reset_index(drop=True)
+    if len(values) != len(hist) or any(q.name not in values.columns for q in qis):
+        raise ValueError("released must hold every quasi-identifier, one row per histogram row")
     rows = int(counts.sum())
     if len(hist) == 0:
         empty = np.zeros((0, len(qis)), np.int64)
-        return _result(hist, qis, k, *_no_pieces(), empty, empty, np.zeros(0, np.int64))
+        return _result(values, qis, k, *_no_pieces(), empty, empty, np.zeros(0, np.int64))
     if rows < k:
         raise KAnonymityError(f"cannot make {rows} rows {k}-anonymous: fewer rows than k")
     if qis:
@@ -133,7 +141,7 @@ def microaggregate(
     tup, cnt, part = _partition(codes, counts, scales, k)
     supp = _suppress(codes, scales, tup, cnt, part, k, int(max_suppression * rows))
     rep_tup, class_of_part = _classes(codes, tup, cnt, part, qis, supp)
-    return _result(hist, qis, k, tup, cnt, part, supp, codes, rep_tup, class_of_part)
+    return _result(values, qis, k, tup, cnt, part, supp, codes, rep_tup, class_of_part)
 
 
 # ------------------------------------------------------------------------------------------ partitioning
@@ -457,7 +465,7 @@ def _no_pieces() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _result(
-    hist: pd.DataFrame,
+    values: pd.DataFrame,
     qis: list[QIColumn],
     k: int,
     tup: np.ndarray,
@@ -468,7 +476,7 @@ def _result(
     rep_tup: np.ndarray,
     class_of_part: np.ndarray,
 ) -> MicroaggregateResult:
-    """Assemble the frames and re-check k on them (fail closed)."""
+    """Assemble the frames (released values read from ``values``) and re-check k on them (fail closed)."""
     class_id = np.where(supp, SUPPRESSED_CLASS, class_of_part[part] if part.size else part)
     order = np.lexsort((class_id, tup))
     tup, cnt, class_id, supp = tup[order], cnt[order], class_id[order], supp[order]
@@ -486,7 +494,7 @@ def _result(
     )
     reps = pd.DataFrame({"class_id": np.arange(rep_tup.shape[0], dtype=np.int64)})
     for j, q in enumerate(qis):
-        reps[released_column(q.name)] = hist[q.name].take(rep_tup[:, j]).reset_index(drop=True)
+        reps[released_column(q.name)] = values[q.name].take(rep_tup[:, j]).reset_index(drop=True)
     n_classes = rep_tup.shape[0]
     sizes = np.bincount(class_id[~supp], weights=cnt[~supp], minlength=n_classes).astype(np.int64)
     rows = int(cnt.sum())
