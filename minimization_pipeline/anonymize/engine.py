@@ -225,7 +225,15 @@ def _l_diverse(
         diverse = enforce_l_diversity(result.assignments, result.representatives, frame, plan.l_diversity.l)
     except KAnonymityError as error:
         raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
-    merged = dataclasses.replace(result, assignments=diverse.assignments, representatives=diverse.representatives)
+    a = diverse.assignments
+    sizes = (a["row_to"] - a["row_from"] + 1).groupby(a["class_id"]).sum()
+    merged = dataclasses.replace(
+        result,
+        assignments=a,
+        representatives=diverse.representatives,
+        classes=len(diverse.representatives),
+        k_achieved=int(sizes.min()) if len(sizes) else 0,
+    )
     return merged, {"l_required": diverse.l, "l_achieved": diverse.l_achieved, "classes_merged": diverse.classes_merged}
 
 
