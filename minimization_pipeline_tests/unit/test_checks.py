@@ -10,8 +10,9 @@ import pytest
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize, verify
+from minimization_pipeline.anonymize.engine import direct_expression
 from minimization_pipeline.anonymize.plan import TablePlan, plan_table
-from minimization_pipeline.policy import FakeKind, Method, TablePolicy
+from minimization_pipeline.policy import FakeKind, Role, TablePolicy
 from minimization_pipeline.warehouse.base import TableRef
 from minimization_pipeline.warehouse.duckdb import DuckDBSession, DuckDBWarehouse
 
@@ -64,14 +65,8 @@ def write_safe(session: DuckDBSession, plan: TablePlan) -> None:
     selects = []
     for column in plan.columns:
         value = exp.column(column.name, quoted=True)
-        if column.method is Method.HASH:
-            value = pseudonymize.hash_value(value, column.data_type, secret)
-        elif column.method is Method.MASK:
-            value = pseudonymize.mask_value(value, column.policy.mask)
-        elif column.method is Method.FAKE:
-            value = pseudonymize.fake_value(value, column.policy.fake, secret)
-        elif column.method is Method.NULL:
-            value = pseudonymize.null_value(column.data_type)
+        if column.role is Role.DIRECT:  # the engine's own pseudonymization
+            value = direct_expression(column, value, secret)
         selects.append(value.as_(column.name, quoted=True))
     select = exp.select(*selects).from_(RAW_USERS.expression())
     session.execute(exp.Create(this=SAFE_USERS.expression(), kind="TABLE", expression=select, replace=True))

@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from minimization_pipeline.anonymize import engine, pseudonymize, verify
 from minimization_pipeline.anonymize.plan import TablePlan, plan_table
-from minimization_pipeline.policy import Method, TablePolicy
+from minimization_pipeline.policy import Method, Role, TablePolicy
 from minimization_pipeline.warehouse.base import TableRef
 from minimization_pipeline.warehouse.duckdb import DuckDBSession, DuckDBWarehouse
 
@@ -62,10 +62,8 @@ def write_safe(session: DuckDBSession, plan: TablePlan) -> None:
     selects = []
     for column in plan.columns:
         value = exp.column(column.name, quoted=True)
-        if column.method is Method.HASH:
-            value = pseudonymize.hash_value(value, column.data_type, secret)
-        elif column.method is Method.MASK:
-            value = pseudonymize.mask_value(value, column.policy.mask)
+        if column.role is Role.DIRECT:  # the engine's own pseudonymization
+            value = engine.direct_expression(column, value, secret)
         selects.append(value.as_(column.name, quoted=True))
     select = exp.select(*selects).from_(RAW.expression())
     session.execute(exp.Create(this=SAFE.expression(), kind="TABLE", expression=select, replace=True))
