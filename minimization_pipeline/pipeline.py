@@ -9,18 +9,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlglot
+from sqlglot import exp
+
 from minimization_pipeline.anonymize.engine import TableResult, publish
 from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
-from minimization_pipeline.catalog import Catalog
-from minimization_pipeline.policy import Policy, PolicyError, Treatment, load_policy, validate_against_catalog
+from minimization_pipeline.catalog import Catalog, Table
+from minimization_pipeline.policy import (
+    ColumnPolicy,
+    Policy,
+    PolicyError,
+    Role,
+    Treatment,
+    load_policy,
+    validate_against_catalog,
+)
 from minimization_pipeline.settings import resolve_secret
-from minimization_pipeline.warehouse.base import Warehouse, WarehouseLockedError
+from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseLockedError
 from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
 
 RAW = "raw"
 RAW_SAFE = "raw_safe"
 PUBLIC = "public"
 CATALOG_SNAPSHOT = "catalog/raw.json"
+#: Rows sampled to classify columns the policy does not name (a bounded sample, never the table).
+SAMPLE_ROWS = 200
+#: Confidence a classifier proposal needs to replace the fail-closed hash. A direct-identifier treatment
+#: (hash, mask, fake, null) releases no RAW value, so a fair guess is enough; a quasi-identifier releases
+#: values shared by k rows; keep and sensitive release RAW values as they are, so they must be near certain.
+ACCEPT = {Role.DIRECT: 0.5, Role.QUASI: 0.6, Role.SENSITIVE: 0.8, Role.KEEP: 0.8}
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,40 @@ class Pipeline:
         table_policy = policy.table(schema, table)
         if table_policy and table_policy.treatment is Treatment.EXCLUDE:
             raise PolicyError(f"{schema}.{table} is excluded by the policy and has no RAW_SAFE copy")
-        return plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE)
+        proposals = {}
+        if table_policy is None or table_policy.treatment is Treatment.TREAT:
+            named = set(table_policy.columns) if table_policy else set()
+            proposals = self.classify_unnamed(raw_table, [c.name for c in raw_table.columns if c.name not in named])
+        return plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE, proposals)
+
+    def classify_unnamed(self, raw_table: Table, columns: list[str]) -> dict[str, tuple[ColumnPolicy, str]]:
+        """Classify the columns the policy does not name, from a bounded sample taken in the warehouse.
+
+        Only confident proposals are accepted; the rest stay fail-closed (hashed, or NULL). A proposal to
+        keep a column as is needs the highest confidence, since it is the one that could leak.
+        """
+        from minimization_pipeline.classify import classify_table
+
+        if not columns:
+            return {}
+        source = TableRef(RAW, raw_table.schema, raw_table.name)
+        # A seeded reservoir sample (rendered per dialect by sqlglot): the same rows on every run.
+        sample = sqlglot.parse_one(
+            f"SELECT 1 FROM t USING SAMPLE RESERVOIR ({SAMPLE_ROWS} ROWS) REPEATABLE (42)", read="duckdb"
+        )
+        sample.set("expressions", [exp.column(name, quoted=True) for name in columns])
+        sample.set("from_", exp.From(this=source.expression()))
+        with self.warehouse().session(read=[RAW]) as session:
+            rows = session.fetch_all(sample)  # native values: dates stay dates for the detectors
+        samples = {name: [row[i] for row in rows if row[i] is not None] for i, name in enumerate(columns)}
+        types = [(c.name, c.data_type) for c in raw_table.columns if c.name in set(columns)]
+        accepted = {}
+        for name, proposal in classify_table(types, samples).items():
+            needed = ACCEPT[proposal.role]
+            if proposal.confidence >= needed:
+                why = "; ".join(proposal.evidence[:3])
+                accepted[name] = (proposal.to_policy(), f"classified ({proposal.confidence:.0%}): {why}")
+        return accepted
 
     def publish_raw_safe(self, schema: str, table: str) -> TableResult:
         plan = self.plan_raw_safe(schema, table)

@@ -7,6 +7,7 @@ A method that cannot keep the column's type is refused here, before anything is 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from minimization_pipeline.anonymize.kanon import QIColumn, QIKind
@@ -114,9 +115,19 @@ def _check_type(where: str, column: ColumnPolicy, data_type: str) -> None:
 
 
 def plan_table(
-    table: Table, table_policy: TablePolicy | None, k: int, source_database: str, target_database: str
+    table: Table,
+    table_policy: TablePolicy | None,
+    k: int,
+    source_database: str,
+    target_database: str,
+    proposals: Mapping[str, tuple[ColumnPolicy, str]] | None = None,
 ) -> TablePlan:
-    """The plan for one RAW table, RAW_SAFE keeping its schema exactly."""
+    """The plan for one RAW table, RAW_SAFE keeping its schema exactly.
+
+    `proposals` are the classifier's accepted treatments (policy, why) for columns the policy does not
+    name; a column without one is treated fail-closed. The policy always wins over a proposal.
+    """
+    proposals = proposals or {}
     source = TableRef(source_database, table.schema, table.name)
     target = TableRef(target_database, table.schema, table.name)
     treatment = table_policy.treatment if table_policy else Treatment.TREAT
@@ -132,6 +143,8 @@ def plan_table(
         elif treatment is Treatment.PASS_THROUGH:
             policy = ColumnPolicy(role=Role.DIRECT, method=Method.NULL)
             reason = "not listed for pass_through: NULL until classified"
+        elif column.name in proposals:
+            policy, reason = proposals[column.name]
         else:
             why = "table not in policy" if table_policy is None else "column not in policy"
             policy, reason = _default_direct(column.name, column.data_type, why)

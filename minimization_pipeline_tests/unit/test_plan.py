@@ -10,6 +10,7 @@ import pytest
 from minimization_pipeline.anonymize.plan import ColumnPlan, PlanError, TablePlan, plan_public, plan_table
 from minimization_pipeline.catalog import Catalog, Column, Table
 from minimization_pipeline.policy import (
+    ColumnPolicy,
     MaskStyle,
     Method,
     Policy,
@@ -227,3 +228,27 @@ def test_public_plan_publishes_only_listed_columns(policy: Policy) -> None:
     assert [c.name for c in plan.columns] == ["user_id", "age", "zip3", "gender", "lifetime_value", "order_count"]
     assert plan.target == TableRef("public", "main", "customers")
     assert plan.k == 20
+
+
+# ------------------------------------------------------------------------------------ classifier proposals
+
+
+def test_an_accepted_proposal_treats_an_unnamed_column(policy: Policy) -> None:
+    proposals = {"loyalty_id": (ColumnPolicy(role=Role.KEEP), "classified (95%): key")}
+    plan = plan_table(USERS, policy.table("app", "users"), 5, "raw", "raw_safe", proposals)
+    column = by_name(plan)["loyalty_id"]
+    assert column.role is Role.KEEP and column.reason.startswith("classified")
+    assert by_name(plan)["ssn"].method is Method.HASH, "columns without a proposal stay fail-closed"
+
+
+def test_the_policy_wins_over_a_proposal(policy: Policy) -> None:
+    proposals = {"email": (ColumnPolicy(role=Role.KEEP), "classified (99%): wrong")}
+    plan = plan_table(USERS, policy.table("app", "users"), 5, "raw", "raw_safe", proposals)
+    assert by_name(plan)["email"].method is Method.HASH
+    assert by_name(plan)["email"].reason == "policy"
+
+
+def test_a_proposal_must_fit_the_type(policy: Policy) -> None:
+    proposals = {"last_login": (ColumnPolicy(role=Role.DIRECT, method=Method.HASH), "classified (60%): ?")}
+    with pytest.raises(PlanError, match=r"app\.users\.last_login"):
+        plan_table(USERS, policy.table("app", "users"), 5, "raw", "raw_safe", proposals)
