@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from minimization_pipeline_tests.benchmarks.peers._common import peak_rss_mb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = REPO_ROOT / "bench_results"
@@ -80,18 +81,6 @@ def generate(users: int, data_dir: Path, log: Callable[[str], None] = print) -> 
     return seconds, True
 
 
-def _peak_rss_mb() -> float:
-    """Peak RSS of this process (MiB): ``VmHWM``, which starts afresh at exec (``ru_maxrss`` carries the
-    forked parent's size over the exec on Linux), else ``ru_maxrss``."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _child(data_dir: Path, policy: Path) -> None:
     """Runs in its own process: publish RAW_SAFE app.users once and print the figures as JSON."""
     from minimization_pipeline.pipeline import Pipeline
@@ -109,7 +98,7 @@ def _child(data_dir: Path, policy: Path) -> None:
         "classes": result.classes,
         "metrics": result.metrics,
         "failed_checks": [f"{c.name}: {c.summary}" for c in result.failed_checks],
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
     print(json.dumps(report, default=str))
 

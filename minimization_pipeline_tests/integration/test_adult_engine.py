@@ -15,11 +15,11 @@ import yaml
 from pycanon import anonymity
 
 from minimization_pipeline.pipeline import Pipeline
+from minimization_pipeline_tests.benchmarks.adult import ARX_COLUMNS
 from minimization_pipeline_tests.integration.helpers import open_warehouse
 
 QIS = ["age", "workclass", "education", "marital-status", "occupation", "race", "sex", "native-country"]
-ALL_COLUMNS = ["sex", "age", "race", "marital-status", "education", "native-country", "workclass", "occupation",
-               "salary-class"]  # fmt: skip
+ALL_COLUMNS = list(ARX_COLUMNS)
 
 
 def load_adult(data_dir: Path, adult_dir: Path, age_type: str) -> None:

@@ -10,11 +10,11 @@ import pytest
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize, verify
-from minimization_pipeline.anonymize.engine import direct_expression
 from minimization_pipeline.anonymize.plan import TablePlan, plan_table
-from minimization_pipeline.policy import FakeKind, Role, TablePolicy
+from minimization_pipeline.policy import FakeKind, TablePolicy
 from minimization_pipeline.warehouse.base import TableRef
 from minimization_pipeline.warehouse.duckdb import DuckDBSession, DuckDBWarehouse
+from minimization_pipeline_tests.unit.safe_tables import write_pseudonymized
 
 SECRET = "checks-test-secret-Hy55"
 RAW_USERS = TableRef("raw", "app", "users")
@@ -61,15 +61,7 @@ def users_plan(session: DuckDBSession, columns: dict[str, Any] | None = None, k:
 
 def write_safe(session: DuckDBSession, plan: TablePlan) -> None:
     """RAW_SAFE users with every direct identifier treated as planned (quasi-identifiers copied)."""
-    secret = session.secret_expression()
-    selects = []
-    for column in plan.columns:
-        value = exp.column(column.name, quoted=True)
-        if column.role is Role.DIRECT:  # the engine's own pseudonymization
-            value = direct_expression(column, value, secret)
-        selects.append(value.as_(column.name, quoted=True))
-    select = exp.select(*selects).from_(RAW_USERS.expression())
-    session.execute(exp.Create(this=SAFE_USERS.expression(), kind="TABLE", expression=select, replace=True))
+    write_pseudonymized(session, plan, RAW_USERS, SAFE_USERS)
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ from sqlglot import exp
 
 from minimization_pipeline.anonymize import engine, pseudonymize, verify
 from minimization_pipeline.anonymize.plan import TablePlan, plan_table
-from minimization_pipeline.policy import Method, Role, TablePolicy
+from minimization_pipeline.policy import Method, TablePolicy
 from minimization_pipeline.warehouse.base import TableRef
 from minimization_pipeline.warehouse.duckdb import DuckDBSession, DuckDBWarehouse
+from minimization_pipeline_tests.unit.safe_tables import write_pseudonymized
 
 SECRET = "fast-checks-secret-0123456789"
 RAW = TableRef("raw", "app", "users")
@@ -58,15 +59,8 @@ def make_plan(session: DuckDBSession) -> TablePlan:
 
 
 def write_safe(session: DuckDBSession, plan: TablePlan) -> None:
-    secret = session.secret_expression()
-    selects = []
-    for column in plan.columns:
-        value = exp.column(column.name, quoted=True)
-        if column.role is Role.DIRECT:  # the engine's own pseudonymization
-            value = engine.direct_expression(column, value, secret)
-        selects.append(value.as_(column.name, quoted=True))
-    select = exp.select(*selects).from_(RAW.expression())
-    session.execute(exp.Create(this=SAFE.expression(), kind="TABLE", expression=select, replace=True))
+    """RAW_SAFE users with every direct identifier treated as planned (quasi-identifiers copied)."""
+    write_pseudonymized(session, plan, RAW, SAFE)
 
 
 @pytest.fixture

@@ -38,21 +38,12 @@ from minimization_pipeline.anonymize.hierarchy import (
 )
 from minimization_pipeline.anonymize.kanon import KAnonymityError
 from minimization_pipeline.settings import datasets_dir
+from minimization_pipeline_tests.benchmarks.adult import ARX_COLUMNS
 
 COUNT = "__count"
 ADULT = datasets_dir() / "adult"
 #: ARX's test uses every column of adult.csv, in file order, as a quasi-identifier.
-ADULT_COLUMNS = (
-    "sex",
-    "age",
-    "race",
-    "marital-status",
-    "education",
-    "native-country",
-    "workclass",
-    "occupation",
-    "salary-class",
-)
+ADULT_COLUMNS = ARX_COLUMNS
 #: (k, suppression limit, ARX's information loss, ARX's optimal transformation): cases 0-3 of ARX's
 #: TestAnonymizationKAnonymity, Metric.createPrecomputedEntropyMetric(0.1, true) (quoted by the data set's README).
 ARX_KANONYMITY = (
