@@ -34,6 +34,15 @@ def test_an_unknown_crm_table_is_classified_and_nothing_identifying_leaks(fresh_
     assert by_name["contact"].method is Method.HASH
     assert by_name["dob"].role is Role.QUASI and by_name["postal_code"].role is Role.QUASI
     assert all("classified" in column.reason or "fail-closed" in column.reason for column in plan.columns)
+    # The evidence shown in the UI names rules and shares, never a sampled value.
+    with open_warehouse(fresh_data, "raw") as connection:
+        samples = {
+            v
+            for (v,) in connection.execute(
+                "SELECT email FROM raw.app.users UNION SELECT phone FROM raw.app.users"
+            ).fetchall()
+        }
+    assert not [c.reason for c in plan.columns if any(value in c.reason for value in samples)]
 
     result = pipeline.publish_raw_safe("crm", "contacts")
 
