@@ -1,20 +1,24 @@
-"""Everything assembled: RAW specs, RAW_SAFE assets, dbt, PUBLIC, the hourly job and its schedule.
+"""Everything assembled: RAW specs, RAW_SAFE assets, dbt, PUBLIC, the hourly job, its schedule, the sensor.
 
-The asset graph is built from the policy and the RAW catalog (live, or its last snapshot when the
-warehouse is locked or not created yet), so a table the policy names is there before any data is.
+The asset graph is built from the policy and the catalogs (live, or their last snapshots when a file is
+locked or not created yet): every table RAW has, every table the policy names (there before any data is),
+and every RAW_SAFE copy whose RAW table was dropped (kept, marked, not refreshed). The catalog is this
+code location's state: when RAW gains or loses a table, `raw_schema_sensor` has the location reloaded.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from minimization_pipeline.defs.automation import hourly_minimization_job, hourly_minimization_schedule
 from minimization_pipeline.defs.raw import raw_specs
-from minimization_pipeline.defs.raw_safe import raw_safe_assets
+from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
 from minimization_pipeline.defs.resources import MinimizationResource
+from minimization_pipeline.defs.sensors import build_raw_schema_sensor
 from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.policy import Treatment
 from minimization_pipeline.settings import DBT_PROJECT_DIR, Settings, load_settings
@@ -29,26 +33,33 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     pipeline = Pipeline(settings.data_dir, settings.policy_path)
     policy = pipeline.policy()
     catalog = pipeline.raw_catalog_or_snapshot()
-    named = set(policy.named_tables())
-    tables = sorted(named | {(t.schema, t.name) for t in catalog.tables})
+    present = {(t.schema, t.name) for t in catalog.tables}
+    copies = {(t.schema, t.name) for t in pipeline.raw_safe_catalog_or_snapshot().tables}
+    statuses = {table: PRESENT for table in present}
+    statuses |= {table: DROPPED for table in copies - present}
+    statuses |= {table: ABSENT for table in set(policy.named_tables()) - present - copies}
     excluded = {
-        (schema, table)
-        for schema, table in tables
-        if (p := policy.table(schema, table)) is not None and p.treatment is Treatment.EXCLUDE
+        table for table in statuses if (p := policy.table(*table)) is not None and p.treatment is Treatment.EXCLUDE
     }
-    replicated = [table for table in tables if table not in excluded]
+    replicated = {table: status for table, status in statuses.items() if table not in excluded}
+    safe_assets = raw_safe_assets(replicated, policy)
     return dg.Definitions(
         assets=[
-            *raw_specs(tables, catalog),
-            *raw_safe_assets(replicated, policy),
+            *raw_specs(statuses, catalog),
+            *safe_assets,
             dbt_models,
             *(
                 public_asset(model, settings.dbt_models_database, bool(policy.public.tables[model].l_diversity))
                 for model in sorted(policy.public.tables)
             ),
         ],
+        asset_checks=[
+            *(matches_raw_schema_check(*table) for table, status in sorted(replicated.items()) if status == PRESENT),
+            *_column_schema_change_checks([a.key for a in safe_assets]),
+        ],
         jobs=[hourly_minimization_job],
         schedules=[hourly_minimization_schedule],
+        sensors=[build_raw_schema_sensor(frozenset(present), settings.sensor_interval_s, settings.dagster_url)],
         resources={
             "minimization": MinimizationResource(
                 data_dir=str(settings.data_dir), policy_path=str(settings.policy_path)
@@ -60,6 +71,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # DuckDB allows one writer per file: steps of a run share one process, one at a time.
         executor=dg.in_process_executor,
     )
+
+
+def _column_schema_change_checks(keys: list[dg.AssetKey]) -> list[dg.AssetChecksDefinition]:
+    """Dagster's own check (beta): warns when a copy's columns differ from its previous materialization."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return list(dg.build_column_schema_change_checks(assets=keys))
 
 
 @dg.definitions

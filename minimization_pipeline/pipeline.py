@@ -6,6 +6,7 @@ before writing anything, plans the table and hands it to the engine. Dagster ass
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,18 @@ from minimization_pipeline.policy import (
     load_policy,
     validate_against_catalog,
 )
+from minimization_pipeline.schema_sync import SchemaSync, TableDrift, TableKey, compare, table_drift
 from minimization_pipeline.settings import resolve_secret
-from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseLockedError
+from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseLockedError
 from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
 
 RAW = "raw"
 RAW_SAFE = "raw_safe"
 PUBLIC = "public"
 CATALOG_SNAPSHOT = "catalog/raw.json"
+RAW_SAFE_SNAPSHOT = "catalog/raw_safe.json"
+#: Seconds a sensor tick or a definitions load waits for a DuckDB lock before giving up (runs wait longer).
+QUICK_LOCK_TIMEOUT_S = 2.0
 #: Rows sampled to classify columns the policy does not name (a bounded sample, never the table).
 SAMPLE_ROWS = 200
 #: Confidence a classifier proposal needs to replace the fail-closed hash. A direct-identifier treatment
@@ -47,8 +52,8 @@ class Pipeline:
     data_dir: Path
     policy_path: Path
 
-    def warehouse(self) -> Warehouse:
-        return DuckDBWarehouse(self.data_dir)
+    def warehouse(self, lock_timeout_s: float = 120.0) -> Warehouse:
+        return DuckDBWarehouse(self.data_dir, lock_timeout_s=lock_timeout_s)
 
     def policy(self) -> Policy:
         return load_policy(self.policy_path)
@@ -56,9 +61,9 @@ class Pipeline:
     def secret(self) -> str:
         return resolve_secret(self.data_dir)
 
-    def raw_catalog(self) -> Catalog:
+    def raw_catalog(self, lock_timeout_s: float = 120.0) -> Catalog:
         """The live RAW catalog; also saved as the snapshot the asset graph is built from."""
-        with self.warehouse().session(read=[RAW]) as session:
+        with self.warehouse(lock_timeout_s).session(read=[RAW]) as session:
             catalog = session.catalog(RAW)
         catalog.save(self.data_dir / CATALOG_SNAPSHOT)
         return catalog
@@ -66,12 +71,57 @@ class Pipeline:
     def raw_catalog_or_snapshot(self) -> Catalog:
         """For building definitions: the live catalog, else the last snapshot, else an empty one.
 
-        Loading definitions must not fail because a loader holds the RAW file or RAW is not there yet.
+        Loading definitions must not fail (or hang) because a loader holds the RAW file or RAW is not
+        there yet.
         """
         try:
-            return self.raw_catalog()
+            return self.raw_catalog(QUICK_LOCK_TIMEOUT_S)
         except (WarehouseLockedError, FileNotFoundError):
             return Catalog.load(self.data_dir / CATALOG_SNAPSHOT) or Catalog(RAW)
+
+    def raw_safe_catalog(self, lock_timeout_s: float = 120.0) -> Catalog:
+        """The published RAW_SAFE tables and views (staging tables left out); empty before the first run."""
+        if not self.warehouse().exists(RAW_SAFE):
+            return Catalog(RAW_SAFE)
+        with self.warehouse(lock_timeout_s).session(read=[RAW_SAFE]) as session:
+            catalog = session.catalog(RAW_SAFE)
+        published = tuple(t for t in catalog.tables if not t.name.endswith(STAGING_SUFFIX))
+        catalog = Catalog(RAW_SAFE, published)
+        catalog.save(self.data_dir / RAW_SAFE_SNAPSHOT)
+        return catalog
+
+    def raw_safe_catalog_or_snapshot(self) -> Catalog:
+        """For building definitions: which copies exist (a dropped RAW table keeps its asset)."""
+        try:
+            return self.raw_safe_catalog(QUICK_LOCK_TIMEOUT_S)
+        except WarehouseLockedError:
+            return Catalog.load(self.data_dir / RAW_SAFE_SNAPSHOT) or Catalog(RAW_SAFE)
+
+    def schema_sync(
+        self, known_present: Iterable[TableKey], lock_timeout_s: float = QUICK_LOCK_TIMEOUT_S
+    ) -> SchemaSync:
+        """RAW against RAW_SAFE and the tables the running definitions know (see :mod:`schema_sync`).
+
+        Raises :class:`WarehouseLockedError` when either file is held longer than ``lock_timeout_s``.
+        """
+        raw = self.raw_catalog(lock_timeout_s)
+        raw_safe = self.raw_safe_catalog(lock_timeout_s)
+        policy = self.policy()
+        excluded = [
+            (t.schema, t.name)
+            for t in raw.tables
+            if (p := policy.table(t.schema, t.name)) is not None and p.treatment is Treatment.EXCLUDE
+        ]
+        return compare(raw, raw_safe, known_present, excluded)
+
+    def raw_safe_drift(self, schema: str, table: str) -> TableDrift:
+        """How the published copy of one table differs from the live RAW table (for the parity check)."""
+        with self.warehouse().session(read=[RAW, RAW_SAFE]) as session:
+            raw_table = session.describe(TableRef(RAW, schema, table))
+            copy = session.describe(TableRef(RAW_SAFE, schema, table))
+        if raw_table is None:
+            raise PolicyError(f"{RAW}.{schema}.{table}: table not found in the warehouse")
+        return table_drift(raw_table, copy)
 
     def plan_raw_safe(self, schema: str, table: str) -> TablePlan:
         """Validate the whole policy against RAW, then plan one table (nothing is written yet)."""
@@ -85,7 +135,7 @@ class Pipeline:
         if table_policy and table_policy.treatment is Treatment.EXCLUDE:
             raise PolicyError(f"{schema}.{table} is excluded by the policy and has no RAW_SAFE copy")
         proposals = {}
-        if table_policy is None or table_policy.treatment is Treatment.TREAT:
+        if table_policy is None or table_policy.treatment in (Treatment.TREAT, Treatment.PASS_THROUGH):
             named = set(table_policy.columns) if table_policy else set()
             proposals = self.classify_unnamed(raw_table, [c.name for c in raw_table.columns if c.name not in named])
         return plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE, proposals)

@@ -21,6 +21,7 @@ DATABASES = ("raw", "raw_safe", "dev", "analytics", "public")
 DBT_TARGET_DATABASES = {"dev": ("raw_safe", "dev"), "prod": ("raw", "analytics")}
 
 SECRET_ENV = "MINIMIZATION_SECRET"
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"  # where `dagster dev` listens unless told otherwise
 SECRET_FILE_NAME = ".minimization_secret"
 
 
@@ -34,6 +35,10 @@ class Settings:
     data_dir: Path
     policy_path: Path
     dbt_target: str
+    #: How often `raw_schema_sensor` polls the RAW catalog (one information_schema query).
+    sensor_interval_s: int = 60
+    #: The Dagster webserver the sensor asks to reload the code location when RAW gains or loses a table.
+    dagster_url: str = DEFAULT_DAGSTER_URL
 
     @property
     def dbt_models_database(self) -> str:
@@ -54,7 +59,11 @@ def load_settings() -> Settings:
     dbt_target = os.environ.get("MINIMIZATION_DBT_TARGET", "dev")
     if dbt_target not in DBT_TARGET_DATABASES:
         raise SettingsError(f"MINIMIZATION_DBT_TARGET={dbt_target!r}: expected one of {sorted(DBT_TARGET_DATABASES)}")
-    return Settings(environment, data_dir, policy_path, dbt_target)
+    interval = os.environ.get("MINIMIZATION_SENSOR_INTERVAL", "60")
+    if not interval.isdigit() or int(interval) < 1:
+        raise SettingsError(f"MINIMIZATION_SENSOR_INTERVAL={interval!r}: expected a whole number of seconds >= 1")
+    dagster_url = os.environ.get("MINIMIZATION_DAGSTER_URL", DEFAULT_DAGSTER_URL).rstrip("/")
+    return Settings(environment, data_dir, policy_path, dbt_target, int(interval), dagster_url)
 
 
 def datasets_dir() -> Path:

@@ -1,7 +1,8 @@
 """Step 1 of the anonymizer: policy + catalog → what happens to every column of one table.
 
 Fail-closed: a column the policy does not name is treated as a direct identifier (hashed when its
-type allows, NULL otherwise), never copied; a pass-through table publishes only the columns it lists.
+type allows, NULL otherwise), never copied; a pass-through table publishes the columns it lists, and
+an unlisted one only when the classifier is confident it is a harmless key or code (otherwise NULL).
 A method that cannot keep the column's type is refused here, before anything is written.
 """
 
@@ -141,8 +142,18 @@ def plan_table(
         if column.name in named:
             policy, reason = named[column.name], "policy"
         elif treatment is Treatment.PASS_THROUGH:
-            policy = ColumnPolicy(role=Role.DIRECT, method=Method.NULL)
-            reason = "not listed for pass_through: NULL until classified"
+            # A view cannot pseudonymize (that needs the secret), so an unlisted column passes only when
+            # the classifier is sure it is harmless (a key, a status); anything else is NULL.
+            proposal = proposals.get(column.name)
+            if proposal is not None and proposal[0].role is Role.KEEP:
+                policy, reason = proposal
+            else:
+                policy = ColumnPolicy(role=Role.DIRECT, method=Method.NULL)
+                reason = "not listed for pass_through: NULL" + (
+                    f" ({proposal[0].role.value} per classifier; list it or treat the table)"
+                    if proposal
+                    else " until classified"
+                )
         elif column.name in proposals:
             policy, reason = proposals[column.name]
         else:

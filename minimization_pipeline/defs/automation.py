@@ -8,8 +8,13 @@ HOURLY_JOB = "hourly_minimization_job"
 
 hourly_minimization_job = dg.define_asset_job(
     HOURLY_JOB,
-    selection=dg.AssetSelection.groups("raw_safe", "public")
-    | dg.AssetSelection.groups("dbt_staging", "dbt_marts", "dbt"),
+    # RAW_SAFE copies of dropped (or not yet created) RAW tables are kept but not refreshed.
+    selection=(
+        dg.AssetSelection.groups("raw_safe")
+        - dg.AssetSelection.tag("minimization/raw", "dropped")
+        - dg.AssetSelection.tag("minimization/raw", "absent")
+    )
+    | dg.AssetSelection.groups("public", "dbt_staging", "dbt_marts", "dbt"),
     description="Anonymize RAW into RAW_SAFE, build the dbt project, publish PUBLIC.",
 )
 

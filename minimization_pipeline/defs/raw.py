@@ -11,7 +11,7 @@ def raw_key(schema: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", schema, table])
 
 
-def raw_spec(schema: str, table: str, raw_table: Table | None) -> dg.AssetSpec:
+def raw_spec(schema: str, table: str, raw_table: Table | None, status: str = "present") -> dg.AssetSpec:
     metadata = {}
     if raw_table is not None:
         metadata["dagster/column_schema"] = dg.TableSchema(
@@ -21,10 +21,12 @@ def raw_spec(schema: str, table: str, raw_table: Table | None) -> dg.AssetSpec:
         key=raw_key(schema, table),
         group_name="raw",
         kinds={"duckdb"},
-        description=f"raw.{schema}.{table}: identifiable source data, loaded by its source's loader.",
+        description=f"raw.{schema}.{table}: identifiable source data, loaded by its source's loader."
+        + {"dropped": " Dropped from RAW; its RAW_SAFE copy is kept.", "absent": " Not created yet."}.get(status, ""),
         metadata=metadata,
+        tags={"minimization/raw": status},
     )
 
 
-def raw_specs(tables: list[tuple[str, str]], catalog: Catalog) -> list[dg.AssetSpec]:
-    return [raw_spec(schema, table, catalog.get(schema, table)) for schema, table in tables]
+def raw_specs(statuses: dict[tuple[str, str], str], catalog: Catalog) -> list[dg.AssetSpec]:
+    return [raw_spec(*table, catalog.get(*table), status) for table, status in sorted(statuses.items())]

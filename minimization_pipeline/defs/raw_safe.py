@@ -1,4 +1,9 @@
-"""RAW_SAFE: one asset per RAW table, treated or passed through, verified before it is swapped in."""
+"""RAW_SAFE: one asset per RAW table, treated or passed through, verified before it is swapped in.
+
+A table dropped from RAW keeps its asset and its last anonymized copy (anonymize, don't delete): the asset
+is tagged ``minimization/raw: dropped``, says so in its description, is left out of the hourly job, and
+refuses to run. A table the policy names but RAW does not have yet is tagged ``absent``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,18 @@ def raw_safe_key(schema: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw_safe", schema, table])
 
 
-def raw_safe_asset(schema: str, table: str, treatment: Treatment, l_diversity: bool = False) -> dg.AssetsDefinition:
+RAW_STATUS_TAG = "minimization/raw"
+PRESENT, DROPPED, ABSENT = "present", "dropped", "absent"
+STATUS_NOTES = {
+    PRESENT: "",
+    DROPPED: "DROPPED FROM RAW: this is the last anonymized copy, kept on purpose; it is no longer refreshed. ",
+    ABSENT: "Not in RAW yet: named by the policy, published once a loader creates it. ",
+}
+
+
+def raw_safe_asset(
+    schema: str, table: str, treatment: Treatment, l_diversity: bool = False, raw_status: str = PRESENT
+) -> dg.AssetsDefinition:
     key = raw_safe_key(schema, table)
 
     @dg.asset(
@@ -23,9 +39,10 @@ def raw_safe_asset(schema: str, table: str, treatment: Treatment, l_diversity: b
         group_name="raw_safe",
         kinds={"duckdb"},
         check_specs=check_specs(key, l_diversity),
-        tags={"minimization/treatment": treatment.value},
+        tags={"minimization/treatment": treatment.value, RAW_STATUS_TAG: raw_status},
         description=(
-            f"raw_safe.{schema}.{table}: schema-preserving copy of raw.{schema}.{table}, "
+            STATUS_NOTES[raw_status]
+            + f"raw_safe.{schema}.{table}: schema-preserving copy of raw.{schema}.{table}, "
             + (
                 "passed through as a view."
                 if treatment is Treatment.PASS_THROUGH
@@ -34,17 +51,45 @@ def raw_safe_asset(schema: str, table: str, treatment: Treatment, l_diversity: b
         ),
     )
     def _raw_safe(minimization: MinimizationResource):
+        if raw_status == DROPPED:
+            raise dg.Failure(
+                description=f"raw.{schema}.{table} was dropped from RAW; raw_safe.{schema}.{table} keeps its last "
+                "anonymized copy and cannot be refreshed. Remove the copy by hand if it is no longer wanted."
+            )
         result = minimization.pipeline().publish_raw_safe(schema, table)
         yield from events(key, result)
 
     return _raw_safe
 
 
-def raw_safe_assets(tables: list[tuple[str, str]], policy: Policy) -> list[dg.AssetsDefinition]:
+def raw_safe_assets(statuses: dict[tuple[str, str], str], policy: Policy) -> list[dg.AssetsDefinition]:
+    """One asset per table, with its RAW status (present, dropped or absent)."""
     assets = []
-    for schema, table in tables:
+    for (schema, table), status in sorted(statuses.items()):
         table_policy = policy.table(schema, table)
         treatment = table_policy.treatment if table_policy else Treatment.TREAT
         l_diversity = bool(table_policy and table_policy.l_diversity)
-        assets.append(raw_safe_asset(schema, table, treatment, l_diversity))
+        assets.append(raw_safe_asset(schema, table, treatment, l_diversity, status))
     return assets
+
+
+def matches_raw_schema_check(schema: str, table: str) -> dg.AssetChecksDefinition:
+    """Blocking: the published copy has RAW's columns, order and types right now, so dbt (downstream in the
+    same run) never builds on a copy that a RAW schema change has left behind."""
+
+    @dg.asset_check(
+        asset=raw_safe_key(schema, table),
+        name="matches_raw_schema",
+        blocking=True,
+        description="The published copy has exactly RAW's columns, order and types (checked against live RAW).",
+    )
+    def _matches_raw_schema(minimization: MinimizationResource) -> dg.AssetCheckResult:
+        drift = minimization.pipeline().raw_safe_drift(schema, table)
+        return dg.AssetCheckResult(
+            passed=drift.in_parity,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=drift.describe(),
+            metadata={"added": list(drift.added), "dropped": list(drift.dropped), "retyped": list(drift.retyped)},
+        )
+
+    return _matches_raw_schema

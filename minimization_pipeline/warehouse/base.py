@@ -110,3 +110,7 @@ class Warehouse(abc.ABC):
         self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
     ) -> Iterator[WarehouseSession]:
         """Open a session reading `read` databases and writing `write` ones."""
+
+    @abc.abstractmethod
+    def exists(self, database: str) -> bool:
+        """Whether the database is there at all (before the first run, RAW_SAFE is not)."""

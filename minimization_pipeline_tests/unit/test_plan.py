@@ -168,6 +168,24 @@ def test_pass_through_keeps_listed_columns_and_nulls_the_rest(policy: Policy) ->
     assert "pass_through" in columns["internal_note"].reason
 
 
+def test_pass_through_passes_an_unlisted_column_only_when_classified_keep() -> None:
+    """A view cannot hash: a new column of a pass-through table is NULL unless the classifier says keep."""
+    table = Table("app", "plans", (*PLANS.columns, Column("plan_id", "BIGINT"), Column("owner_email", "VARCHAR")))
+    table_policy = TablePolicy.model_validate({"treatment": "pass_through", "columns": {"plan": "keep"}})
+    proposals = {
+        "plan_id": (ColumnPolicy(role=Role.KEEP), "classified (90%): key"),
+        "owner_email": (ColumnPolicy(role=Role.DIRECT, method=Method.HASH), "classified (99%): email"),
+    }
+    columns = by_name(plan_table(table, table_policy, 5, "raw", "raw_safe", proposals))
+    assert (columns["plan_id"].role, columns["plan_id"].reason) == (Role.KEEP, "classified (90%): key")
+    assert (columns["owner_email"].role, columns["owner_email"].method) == (Role.DIRECT, Method.NULL)
+    assert "direct per classifier" in columns["owner_email"].reason
+    assert (columns["internal_note"].method, columns["internal_note"].reason.endswith("until classified")) == (
+        Method.NULL,
+        True,
+    )
+
+
 def test_demo_plans_table_missing_a_listed_column_is_refused(policy: Policy) -> None:
     """The demo lists `description`; a RAW plans table without it is a mistake, not a silent drop."""
     with pytest.raises(PlanError, match=r"app\.plans\.description"):

@@ -1,0 +1,152 @@
+"""`raw_schema_sensor`: RAW changed, so bring RAW_SAFE back into parity, without anyone touching code.
+
+Each tick reads the RAW and RAW_SAFE catalogs (one ``information_schema`` query each) and asks
+:mod:`minimization_pipeline.schema_sync` what differs:
+
+* a RAW table whose copy is missing or whose columns, order or types differ is re-published: one run for
+  all of them, its run key derived from both catalogs' fingerprints and the tables, so a failing table is
+  not retried every tick and any later change (in RAW or in RAW_SAFE) gets a run of its own;
+* the new column schema is recorded as an observation on the RAW asset (``dagster/column_schema``);
+* a table the running definitions do not know (new in RAW) or that RAW lost (dropped) changes the asset
+  graph, which is built from the catalog when the code location loads: the sensor asks the Dagster
+  webserver to reload the code location (the same GraphQL mutation as the UI's *Reload* button). The
+  webserver and the daemon pick up the new definitions, and the next tick publishes the new table as its
+  own asset. Nothing is restarted. Until then nothing of the new table reaches RAW_SAFE (fail-closed).
+
+The cursor is the RAW catalog's fingerprint. A tick that meets a DuckDB lock (a loader or a run holds a
+file) skips with that reason and tries again on the next tick.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from urllib.parse import urlsplit
+
+import dagster as dg
+
+from minimization_pipeline.catalog import Table
+from minimization_pipeline.defs.raw import raw_key
+from minimization_pipeline.defs.raw_safe import raw_safe_key
+from minimization_pipeline.defs.resources import MinimizationResource
+from minimization_pipeline.schema_sync import SchemaSync, TableKey
+from minimization_pipeline.warehouse.base import WarehouseLockedError
+
+SENSOR_NAME = "raw_schema_sensor"
+TRIGGER_TAG = "minimization/trigger"
+
+logger = logging.getLogger(__name__)
+
+
+def request_code_location_reload(dagster_url: str, location_name: str) -> None:
+    """Ask the webserver at ``dagster_url`` to reload ``location_name``, in the background.
+
+    In the background because the code server that evaluates this sensor is the one being reloaded: the
+    tick returns first, and the reload replaces this process once the new definitions have loaded.
+    """
+    from dagster_graphql import DagsterGraphQLClient
+
+    parts = urlsplit(dagster_url)
+
+    def _reload() -> None:
+        try:
+            client = DagsterGraphQLClient(
+                parts.hostname or "127.0.0.1",
+                port_number=parts.port,
+                use_https=parts.scheme == "https",
+                path_prefix=parts.path.rstrip("/"),
+                timeout=120,
+            )
+            info = client.reload_repository_location(location_name)
+            logger.info("code location %s reload: %s", location_name, info.status)
+        except Exception as error:  # the UI's Reload button still works; the skip reason says so
+            logger.warning("could not reload code location %s via %s: %s", location_name, dagster_url, error)
+
+    threading.Thread(target=_reload, name="minimization-code-location-reload", daemon=True).start()
+
+
+def run_key(sync: SchemaSync, tables: list[TableKey]) -> str:
+    """Same RAW, same RAW_SAFE, same tables: same key, so Dagster launches one run per state, not one per
+    tick. The tables are part of it: after a reload, a new table must not be deduplicated away by the run
+    requested (and maybe still queued) for a changed one before the reload."""
+    state = json.dumps([sync.raw_fingerprint, sync.raw_safe.fingerprint(), sorted(tables)])
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
+
+
+def _column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(column.name, column.data_type) for column in table.columns])
+
+
+def build_raw_schema_sensor(
+    known_present: frozenset[TableKey], interval_s: int, dagster_url: str
+) -> dg.SensorDefinition:
+    """The sensor for definitions built from a catalog in which ``known_present`` were the RAW tables."""
+
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        target=dg.AssetSelection.groups("raw_safe"),
+        description=(
+            "Polls the RAW catalog; re-publishes RAW_SAFE tables whose RAW schema changed, and reloads the code "
+            "location when RAW gains or loses a table, so new tables become assets and are anonymized."
+        ),
+    )
+    def raw_schema_sensor(context: dg.SensorEvaluationContext, minimization: MinimizationResource):
+        pipeline = minimization.pipeline()
+        try:
+            sync = pipeline.schema_sync(known_present)
+        except WarehouseLockedError as error:
+            return dg.SkipReason(f"skipped: a DuckDB file is locked by another process, trying next tick ({error})")
+        except FileNotFoundError:
+            return dg.SkipReason("RAW does not exist yet: nothing to replicate")
+        notes = []
+        if sync.needs_reload:
+            changed = ", ".join(f"{s}.{t}" for s, t in (*sync.new_tables, *sync.dropped_tables))
+            origin = context.code_location_origin
+            if context.cursor != sync.raw_fingerprint and origin is not None:
+                request_code_location_reload(dagster_url, origin.location_name)
+                notes.append(
+                    f"RAW tables added or dropped ({changed}): reload of code location {origin.location_name!r} "
+                    f"requested from {dagster_url}; the next tick publishes them"
+                )
+            else:
+                notes.append(
+                    f"RAW tables added or dropped ({changed}) are waiting for a code location reload "
+                    "(Deployment → Reload in the UI); nothing of them is published until then"
+                )
+        publishable = [drift for drift in sync.drifted if drift.key in known_present]
+        observations = []
+        for drift in publishable:
+            table = sync.raw.get(*drift.key)
+            if table is not None:
+                observations.append(
+                    dg.AssetObservation(
+                        asset_key=raw_key(*drift.key),
+                        metadata={
+                            "dagster/column_schema": _column_schema(table),
+                            "schema_change": drift.describe(),
+                            "catalog_fingerprint": sync.raw_fingerprint,
+                        },
+                    )
+                )
+        run_requests = []
+        if publishable:
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=run_key(sync, [drift.key for drift in publishable]),
+                    asset_selection=[raw_safe_key(*drift.key) for drift in publishable],
+                    tags={TRIGGER_TAG: SENSOR_NAME},
+                )
+            )
+            context.log.info("re-publishing: " + "; ".join(drift.describe() for drift in publishable))
+        if not run_requests:
+            reason = "; ".join(notes) or f"RAW_SAFE is in parity with RAW (catalog {sync.raw_fingerprint})"
+            return dg.SensorResult(skip_reason=reason, cursor=sync.raw_fingerprint, asset_events=observations)
+        for note in notes:
+            context.log.info(note)
+        return dg.SensorResult(run_requests=run_requests, cursor=sync.raw_fingerprint, asset_events=observations)
+
+    return raw_schema_sensor
