@@ -99,9 +99,11 @@ def build_raw_schema_sensor(
         try:
             sync = pipeline.schema_sync(known_present)
         except WarehouseLockedError as error:
-            return dg.SkipReason(f"skipped: a DuckDB file is locked by another process, trying next tick ({error})")
+            return dg.SensorResult(
+                skip_reason=f"skipped: a DuckDB file is locked by another process, trying next tick ({error})"
+            )
         except FileNotFoundError:
-            return dg.SkipReason("RAW does not exist yet: nothing to replicate")
+            return dg.SensorResult(skip_reason="RAW does not exist yet: nothing to replicate")
         notes = []
         if sync.needs_reload:
             changed = ", ".join(f"{s}.{t}" for s, t in (*sync.new_tables, *sync.dropped_tables))
