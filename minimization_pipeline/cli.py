@@ -1,7 +1,9 @@
-"""`python -m minimization_pipeline.cli run`: the whole hourly job once, on the embedded warehouse.
+"""The command line: `python -m minimization_pipeline run | plan`.
 
-Generates the demo RAW data when there is none, runs `hourly_minimization_job` in Dagster (with a
+`run` generates the demo RAW data when there is none, runs `hourly_minimization_job` in Dagster (with a
 persistent instance, so the run shows up in `make ui` afterwards) and prints what each table became.
+`plan` prints, for the live RAW catalog, what every table and column will get and why; `--write` adds
+the plan of the columns the policy does not name to the policy file, for a human to edit.
 """
 
 from __future__ import annotations
@@ -57,14 +59,51 @@ def run(users: int) -> int:
     return 0 if result.success else 1
 
 
+def plan(tables: list[str], write: bool) -> int:
+    from minimization_pipeline.pipeline import Pipeline
+    from minimization_pipeline.plan_review import format_review, write_suggestions
+    from minimization_pipeline.policy import PolicyError
+    from minimization_pipeline.settings import load_settings
+
+    settings = load_settings()
+    started = time.perf_counter()
+    wanted = None
+    try:
+        if tables:
+            wanted = []
+            for name in tables:
+                schema, _, table = name.removeprefix("raw.").partition(".")
+                if not table:
+                    raise PolicyError(f"{name!r}: expected schema.table, e.g. app.users")
+                wanted.append((schema, table))
+        pipeline = Pipeline(settings.data_dir, settings.policy_path)
+        reviews = pipeline.review(wanted)
+    except (PolicyError, FileNotFoundError) as error:
+        print(f"plan: {error}", file=sys.stderr)
+        return 1
+    print(format_review(reviews))
+    print(f"\n{len(reviews)} tables planned in {time.perf_counter() - started:.2f} s (nothing written)")
+    if write:
+        added = write_suggestions(settings.policy_path, reviews)
+        print(f"{settings.policy_path}: {len(added)} columns added" + (": " + ", ".join(added) if added else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="minimization_pipeline")
+    parser = argparse.ArgumentParser(prog="python -m minimization_pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="run the hourly job once on the embedded warehouse")
     run_parser.add_argument("--users", type=int, default=DEFAULT_DEMO_USERS, help="demo size if RAW is absent")
+    plan_parser = commands.add_parser("plan", help="show what every RAW table and column will get, and why")
+    plan_parser.add_argument("tables", nargs="*", help="schema.table to show (default: every RAW table)")
+    plan_parser.add_argument(
+        "--write", action="store_true", help="add the plan of columns the policy does not name to the policy file"
+    )
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.users)
+    if args.command == "plan":
+        return plan(args.tables, args.write)
     return 2
 
 

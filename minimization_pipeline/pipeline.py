@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
@@ -17,7 +18,6 @@ from minimization_pipeline.anonymize.engine import TableResult, publish
 from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
 from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.policy import (
-    ColumnPolicy,
     Policy,
     PolicyError,
     Role,
@@ -29,6 +29,9 @@ from minimization_pipeline.schema_sync import SchemaSync, TableDrift, TableKey, 
 from minimization_pipeline.settings import resolve_secret
 from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseLockedError
 from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
+
+if TYPE_CHECKING:  # the classifier's vocabularies load on first use, not when definitions load
+    from minimization_pipeline.classify import Classification
 
 RAW = "raw"
 RAW_SAFE = "raw_safe"
@@ -43,6 +46,17 @@ SAMPLE_ROWS = 200
 #: (hash, mask, fake, null) releases no RAW value, so a fair guess is enough; a quasi-identifier releases
 #: values shared by k rows; keep and sensitive release RAW values as they are, so they must be near certain.
 ACCEPT = {Role.DIRECT: 0.5, Role.QUASI: 0.6, Role.SENSITIVE: 0.8, Role.KEEP: 0.8}
+
+
+@dataclass(frozen=True)
+class TableReview:
+    """One RAW table as `plan` shows it: its plan (None if excluded or refused) and the classifier's view."""
+
+    table: Table
+    in_policy: bool
+    plan: TablePlan | None
+    proposals: dict[str, Classification]
+    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -134,24 +148,64 @@ class Pipeline:
         table_policy = policy.table(schema, table)
         if table_policy and table_policy.treatment is Treatment.EXCLUDE:
             raise PolicyError(f"{schema}.{table} is excluded by the policy and has no RAW_SAFE copy")
-        proposals = {}
-        if table_policy is None or table_policy.treatment in (Treatment.TREAT, Treatment.PASS_THROUGH):
-            named = set(table_policy.columns) if table_policy else set()
-            proposals = self.classify_unnamed(raw_table, [c.name for c in raw_table.columns if c.name not in named])
-        return plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE, proposals)
+        return self._plan(raw_table, policy)[0]
 
-    def classify_unnamed(self, raw_table: Table, columns: list[str]) -> dict[str, tuple[ColumnPolicy, str]]:
-        """Classify the columns the policy does not name, from a bounded sample taken in the warehouse.
+    def _plan(self, raw_table: Table, policy: Policy) -> tuple[TablePlan, dict[str, Classification]]:
+        """The plan of one (not excluded) table, and the classifier's view of every column it judged."""
+        table_policy = policy.table(raw_table.schema, raw_table.name)
+        named = set(table_policy.columns) if table_policy else set()
+        proposals = self.classify_unnamed(raw_table, [c.name for c in raw_table.columns if c.name not in named])
+        accepted = {}
+        for name, proposal in proposals.items():
+            if proposal.confidence >= ACCEPT[proposal.role]:
+                why = "; ".join(proposal.evidence[:3])
+                accepted[name] = (proposal.to_policy(), f"classified ({proposal.confidence:.0%}): {why}")
+        plan = plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE, accepted)
+        return plan, proposals
 
-        Only confident proposals are accepted; the rest stay fail-closed (hashed, or NULL). A proposal to
-        keep a column as is needs the highest confidence, since it is the one that could leak.
+    def review(self, tables: Iterable[TableKey] | None = None) -> list[TableReview]:
+        """What every RAW table (or the given ones) will get and why, for a reviewer: nothing is written.
+
+        Reads the catalog once and a bounded sample per table with unnamed columns; a table whose plan is
+        refused (a type the policy's method cannot keep, say) is reported with the reason, not raised.
+        """
+        policy = self.policy()
+        catalog = self.raw_catalog()
+        validate_against_catalog(policy, catalog, origin=self.policy_path.name)
+        wanted = set(tables) if tables is not None else None
+        reviews = []
+        for raw_table in catalog.tables:
+            key = (raw_table.schema, raw_table.name)
+            if wanted is not None and key not in wanted:
+                continue
+            table_policy = policy.table(*key)
+            if table_policy and table_policy.treatment is Treatment.EXCLUDE:
+                reviews.append(TableReview(raw_table, table_policy is not None, None, {}, "excluded by the policy"))
+                continue
+            try:
+                plan, proposals = self._plan(raw_table, policy)
+            except PolicyError as error:
+                reviews.append(TableReview(raw_table, table_policy is not None, None, {}, str(error)))
+                continue
+            reviews.append(TableReview(raw_table, table_policy is not None, plan, proposals, None))
+        if wanted:
+            missing = wanted - {(t.schema, t.name) for t in catalog.tables}
+            if missing:
+                raise PolicyError(f"not in RAW: {', '.join(f'{s}.{t}' for s, t in sorted(missing))}")
+        return reviews
+
+    def classify_unnamed(self, raw_table: Table, columns: list[str]) -> dict[str, Classification]:
+        """The classifier's proposal for each column the policy does not name, from a bounded sample
+        taken in the warehouse (a seeded 200-row reservoir: the same rows on every run).
+
+        Whether a proposal is accepted is the caller's decision (see ``ACCEPT``): a proposal to keep a
+        column as is needs the highest confidence, since it is the one that could leak.
         """
         from minimization_pipeline.classify import classify_table
 
         if not columns:
             return {}
         source = TableRef(RAW, raw_table.schema, raw_table.name)
-        # A seeded reservoir sample (rendered per dialect by sqlglot): the same rows on every run.
         sample = sqlglot.parse_one(
             f"SELECT 1 FROM t USING SAMPLE RESERVOIR ({SAMPLE_ROWS} ROWS) REPEATABLE (42)", read="duckdb"
         )
@@ -161,13 +215,7 @@ class Pipeline:
             rows = session.fetch_all(sample)  # native values: dates stay dates for the detectors
         samples = {name: [row[i] for row in rows if row[i] is not None] for i, name in enumerate(columns)}
         types = [(c.name, c.data_type) for c in raw_table.columns if c.name in set(columns)]
-        accepted = {}
-        for name, proposal in classify_table(types, samples).items():
-            needed = ACCEPT[proposal.role]
-            if proposal.confidence >= needed:
-                why = "; ".join(proposal.evidence[:3])
-                accepted[name] = (proposal.to_policy(), f"classified ({proposal.confidence:.0%}): {why}")
-        return accepted
+        return classify_table(types, samples)
 
     def publish_raw_safe(self, schema: str, table: str) -> TableResult:
         plan = self.plan_raw_safe(schema, table)
