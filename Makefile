@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(MINIMIZATION_DATA_DIR)/dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 
-.PHONY: setup run test lint ui bench clean
+.PHONY: setup run test lint ui plan bench clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -26,7 +26,7 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 	@touch $@
 
 run: setup
-	python -m minimization_pipeline.cli run
+	python -m minimization_pipeline run
 
 test: setup
 	python -m pytest
@@ -38,7 +38,11 @@ lint: setup
 ui: setup
 	@test -f "$(MINIMIZATION_DATA_DIR)/raw.duckdb" || python -m minimization_pipeline.demo.generate --data-dir "$(MINIMIZATION_DATA_DIR)"
 	@python -c "from minimization_pipeline.cli import _ensure_dagster_home; from pathlib import Path; _ensure_dagster_home(Path('$(MINIMIZATION_DATA_DIR)'))"
-	dagster dev -h 127.0.0.1 -p $${PORT:-3000} -w workspace.yaml
+	MINIMIZATION_DAGSTER_URL=http://127.0.0.1:$${PORT:-3000} dagster dev -h 127.0.0.1 -p $${PORT:-3000} -w workspace.yaml
+
+# What every RAW table and column will get, and why (PLAN_ARGS="--write" adds it to minimization.yaml).
+plan: setup
+	python -m minimization_pipeline plan $(PLAN_ARGS)
 
 # Both benchmarks (UCI Adult against the PyPI peers, each in its own virtualenv under .bench/; RAW_SAFE
 # app.users at 1M and 10M rows); the tables are printed and written to bench_results/.

@@ -323,6 +323,9 @@ def run_ours_duckdb(
 
     Per-tuple mappings (kanon, generalize) are applied with the engine's join on the tuple id; row-range
     answers (microaggregate) need each row's rank within its tuple, so they add a ``row_number()`` window.
+    Timed: the GROUP BY (kept as a temp table, tuple id numbered in QI order) and its fetch, the search, and
+    the apply step -- the mapping frames joined as registered (pieces by tuple id, released values by
+    class), one CTAS, and the SQL minimum class size over the output.
     """
     qis = list(qis)
     names = [q.name for q in qis]
@@ -340,10 +343,11 @@ def run_ours_duckdb(
 
         cols = ", ".join(_quote(n) for n in names)
         started = time.perf_counter()
+        # tuple id = position in QI order, numbered by a window as the engine does (portable to Snowflake)
+        order = ", ".join(f"{_quote(n)} NULLS FIRST" for n in names)
         con.execute(
             f"CREATE TEMP TABLE hist AS SELECT {cols}, COUNT(*) AS {COUNT}, "
-            f"row_number() OVER (ORDER BY {', '.join(f'{_quote(n)} NULLS FIRST' for n in names)}) - 1 AS tuple_index "
-            f"FROM adult GROUP BY {cols}"
+            f"row_number() OVER (ORDER BY {order}) - 1 AS tuple_index FROM adult GROUP BY {cols}"
         )
         histogram = con.execute(f"SELECT {cols}, {COUNT} FROM hist ORDER BY tuple_index").df()
         histogram_seconds = time.perf_counter() - started
@@ -353,28 +357,27 @@ def run_ours_duckdb(
         search_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
+        # the mapping is joined where it lies (registered frames, no copies): pieces by tuple, releases by class
         released = pieces.released.rename(columns={n: released_column(n) for n in names})
         con.register("pieces_frame", pieces.pieces)
         con.register("released_frame", released)
-        con.execute("CREATE TEMP TABLE pieces AS SELECT * FROM pieces_frame")
-        con.execute("CREATE TEMP TABLE released AS SELECT * FROM released_frame")
         join = " AND ".join(f"r.{_quote(n)} IS NOT DISTINCT FROM h.{_quote(n)}" for n in names)
         out_cols = ", ".join(f"m.{_quote(released_column(n))} AS {_quote(n)}" for n in names)
-        one_piece_per_tuple = bool((pieces.pieces.groupby("tuple_index").size() == 1).all())
+        one_piece_per_tuple = not pieces.pieces["tuple_index"].duplicated().any()
         if one_piece_per_tuple:
             sql = (
                 f"CREATE TABLE adult_k AS SELECT r.{ROW}, p.suppressed, {out_cols} FROM adult r "
-                f"JOIN hist h ON {join} JOIN pieces p ON p.tuple_index = h.tuple_index "
-                "LEFT JOIN released m ON m.class_id = p.class_id AND NOT p.suppressed"
+                f"JOIN hist h ON {join} JOIN pieces_frame p ON p.tuple_index = h.tuple_index "
+                "LEFT JOIN released_frame m ON m.class_id = p.class_id AND NOT p.suppressed"
             )
         else:
             sql = (
                 f"CREATE TABLE adult_k AS WITH ranked AS (SELECT r.{ROW}, h.tuple_index, "
                 f"row_number() OVER (PARTITION BY h.tuple_index ORDER BY r.{ROW}) AS rank_in_tuple "
                 f"FROM adult r JOIN hist h ON {join}) "
-                f"SELECT x.{ROW}, p.suppressed, {out_cols} FROM ranked x JOIN pieces p "
+                f"SELECT x.{ROW}, p.suppressed, {out_cols} FROM ranked x JOIN pieces_frame p "
                 "ON p.tuple_index = x.tuple_index AND x.rank_in_tuple BETWEEN p.row_from AND p.row_to "
-                "LEFT JOIN released m ON m.class_id = p.class_id AND NOT p.suppressed"
+                "LEFT JOIN released_frame m ON m.class_id = p.class_id AND NOT p.suppressed"
             )
         con.execute(sql)
         min_class = con.execute(

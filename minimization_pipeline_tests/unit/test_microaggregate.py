@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from pycanon import anonymity
 
+from minimization_pipeline.anonymize import microaggregate as ma
 from minimization_pipeline.anonymize.kanon import KAnonymityError, QIColumn, QIKind
-from minimization_pipeline.anonymize.metrics import gcp, read_arx_hierarchy
+from minimization_pipeline.anonymize.metrics import ColumnScale, class_extremes, column_scale, gcp, read_arx_hierarchy
 from minimization_pipeline.anonymize.microaggregate import MicroaggregateResult, microaggregate, released_pieces
 
 COUNT = "__count"
@@ -265,6 +266,353 @@ def test_150k_tuples_is_fast() -> None:
     print(f"\nmicroaggregate: {len(histogram)} tuples x 4 QIs, k=10: {elapsed:.2f} s CPU, {result.classes} classes")
     assert result.k_achieved >= 10
     assert elapsed < 10.0
+
+
+# ------------------------------------------------------------------ the search against a from-scratch reference
+#
+# The search keeps, per QI, the open partitions' pieces in that QI's order and splits these orders in O(n) after
+# every cut instead of sorting them again; suppression takes leave-one-out extremes from the runner-up codes;
+# representatives and distinct released tuples use radix passes. The reference below is the straightforward
+# version (every level re-sorts every order, prefix/suffix extremes by np.maximum.accumulate): both must give
+# exactly the same pieces, partitions and suppressions.
+
+
+def _ref_run_starts(values: np.ndarray) -> np.ndarray:
+    """Start positions of the runs of equal values in an array (np.r_-free: this is called a lot)."""
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = np.empty(values.size, dtype=bool)
+    change[0] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
+def _ref_run_lengths(starts: np.ndarray, size: int) -> np.ndarray:
+    """Lengths of the runs that start at ``starts`` in an array of ``size`` elements."""
+    return np.diff(np.append(starts, size))
+
+
+def _ref_partition(
+    codes: np.ndarray, counts: np.ndarray, scales: list[ColumnScale], k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces ``(tuple, rows, partition)``: every partition holds >= k rows.
+
+    Top-down, level by level over all open partitions at once (vectorized). Each open partition takes the
+    cut -- over every QI and every position in that QI's order -- that lowers its total NCP the most; see
+    the module docstring.
+    """
+    n, d = codes.shape
+    tup = np.arange(n, dtype=np.int64)
+    cnt = counts.astype(np.int64).copy()
+    part = np.zeros(n, dtype=np.int64)
+    if d == 0:
+        return tup, cnt, part
+    if k == 1:  # every tuple is a class of its own, nothing changes
+        return tup, cnt, np.arange(n, dtype=np.int64)
+    rank = np.empty((d, n), dtype=np.int64)
+    for j in range(d):
+        keys = [codes[:, m] for m in range(d - 1, -1, -1) if m != j] + [codes[:, j]]
+        rank[j, np.lexsort(keys)] = np.arange(n)
+    is_open = np.ones(n, dtype=bool)
+    next_part = 1
+    while True:
+        act = np.flatnonzero(is_open)
+        seg, weight = _ref_segments(part[act], cnt[act])
+        too_small = weight[seg] < 2 * k  # both sides of a cut need k rows
+        is_open[act[too_small]] = False
+        act = act[~too_small]
+        if act.size == 0:
+            break
+        seg, weight = _ref_segments(part[act], cnt[act])
+        dim, pivot, left_amount, found = _ref_best_cuts(codes, rank, scales, tup[act], cnt[act], seg, weight, k)
+        # apply: pieces ranked after the pivot go right; the pivot piece keeps `left_amount` rows on the left
+        has = found[seg]
+        sel = act[has]
+        s = seg[has]
+        r = rank[dim[s], tup[sel]]
+        right_id = next_part + np.cumsum(found) - 1
+        next_part += int(found.sum())
+        go_right = r > pivot[s]
+        is_pivot = r == pivot[s]
+        part[sel[go_right]] = right_id[s[go_right]]
+        split = is_pivot & (left_amount[s] < cnt[sel])
+        if split.any():
+            src = sel[split]
+            moved = cnt[src] - left_amount[s[split]]
+            cnt[src] -= moved
+            tup = np.concatenate((tup, tup[src]))
+            cnt = np.concatenate((cnt, moved))
+            part = np.concatenate((part, right_id[s[split]]))
+            is_open = np.concatenate((is_open, np.ones(src.size, dtype=bool)))
+        # partitions without an improving cut are final
+        is_open[act[~has]] = False
+    return tup, cnt, part
+
+
+def _ref_segments(part: np.ndarray, cnt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense partition number (0..S-1, in partition id order) of every piece, and the rows per partition."""
+    _, seg = np.unique(part, return_inverse=True)
+    return seg, np.bincount(seg, weights=cnt).astype(np.int64)
+
+
+def _ref_segmented_extremes(
+    lo: np.ndarray, hi: np.ndarray, offset: np.ndarray, big: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Running min of ``lo`` and max of ``hi`` along the rows (d x m, values in [0, big)), restarting at every
+    segment.
+
+    ``offset`` is ``segment number x big`` per column: adding it makes a plain running maximum restart at
+    each segment (segments are numbered in increasing order), one ufunc call for all QIs at once.
+    """
+    run_max = np.maximum.accumulate(hi + offset, axis=1)
+    run_max -= offset
+    run_min = np.maximum.accumulate((big - 1 - lo) + offset, axis=1)
+    run_min -= offset
+    return (big - 1) - run_min, run_max
+
+
+def _ref_ncp_sum(scales: list[ColumnScale], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum over QIs of the NCP of classes with per-QI smallest codes ``lo`` and largest ``hi`` (d x m)."""
+    total = np.zeros(lo.shape[1], dtype=np.float64)
+    for j, scale in enumerate(scales):
+        total += scale.ncp(lo[j], hi[j])
+    return total
+
+
+def _ref_best_cuts(
+    codes: np.ndarray,
+    rank: np.ndarray,
+    scales: list[ColumnScale],
+    tup: np.ndarray,
+    cnt: np.ndarray,
+    seg: np.ndarray,
+    weight: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per open partition: cut dimension, pivot rank, rows of the pivot piece kept left, and whether to cut.
+
+    For every QI ``j`` the pieces are ordered by ``rank[j]`` (that QI first, the others as tie-breakers) and
+    every prefix of at least k and at most W - k rows is a candidate left side; prefixes that end inside a
+    piece split it (relaxed recoding) -- only the extreme ones, k and W - k rows, since the cost is linear
+    in the row position while the end piece stays the same. Cost of a cut: rows x summed NCP of each side.
+    """
+    n_seg = weight.size
+    d = codes.shape[1]
+    current, varies = _ref_current_cost(codes, scales, tup, cnt, seg, n_seg, weight)
+    best_cost = current - 1e-9 * np.maximum(weight, 1)  # a cut must really lower the loss
+    best_dim = np.full(n_seg, -1, dtype=np.int64)
+    best_pivot = np.zeros(n_seg, dtype=np.int64)
+    best_left = np.zeros(n_seg, dtype=np.int64)
+    found = np.zeros(n_seg, dtype=bool)
+    big = int(codes.max()) + 1
+    small = n_seg * big < 2**31  # int32 halves the memory traffic of the running extremes
+    codes_t = np.ascontiguousarray(codes.T, dtype=np.int32 if small else np.int64)
+    coarse_rows = 8 * k
+    for j in range(d):
+        # only partitions where QI j varies are cut along it (the others see these orders through their own QI)
+        sel = np.flatnonzero(varies[seg, j])
+        if sel.size == 0:
+            continue
+        order = sel[
+            np.argsort(seg[sel] * rank.shape[1] + rank[j, tup[sel]])
+        ]  # keys are unique: a tuple has one piece per partition
+        s, c, t = seg[order], cnt[order], tup[order]
+        x = codes_t[:, t]
+        if small:
+            s = s.astype(np.int32)
+        starts = _ref_run_starts(s)
+        lengths = _ref_run_lengths(starts, s.size)
+        cum = np.cumsum(c)
+        cum -= np.repeat(cum[starts] - c[starts], lengths)
+        before = cum - c
+        w = weight[s]
+        # runs: in large partitions the pieces sharing a code of QI j (cuts between codes only, like Mondrian);
+        # in small ones every piece (cuts anywhere). Extremes are computed per run, then accumulated.
+        new_run = np.ones(s.size, dtype=bool)
+        coarse = w[1:] >= coarse_rows
+        new_run[1:] = (s[1:] != s[:-1]) | ~coarse | (x[j, 1:] != x[j, :-1])
+        run = np.flatnonzero(new_run)
+        run_of = np.cumsum(new_run) - 1
+        rs = s[run]
+        r_end = np.append(run[1:], s.size) - 1
+        rmin = np.minimum.reduceat(x, run, axis=1)
+        rmax = np.maximum.reduceat(x, run, axis=1)
+        r_rev = rs[::-1]
+        pmin, pmax = _ref_segmented_extremes(rmin, rmax, rs * big, big)
+        smin, smax = _ref_segmented_extremes(rmin[:, ::-1], rmax[:, ::-1], (n_seg - 1 - r_rev) * big, big)
+        pre = _ref_ncp_sum(scales, pmin, pmax)
+        suf = _ref_ncp_sum(scales, smin[:, ::-1], smax[:, ::-1])
+        # boundaries after run r (both sides >= k rows)
+        rc, rw = cum[r_end], w[r_end]
+        r = np.flatnonzero((rs[:-1] == rs[1:]) & (rc[:-1] >= k) & (rw[:-1] - rc[:-1] >= k))
+        i = r_end[r]
+        cost_b = rc[r] * pre[r] + (rw[r] - rc[r]) * suf[r + 1]
+        left_b = c[i]
+        # the piece holding row k (or row W - k) is split there; the sides' extremes are those of its whole run
+        i1 = np.flatnonzero((before < k) & (cum >= k) & (w - k >= k))
+        cost_1 = k * pre[run_of[i1]] + (w[i1] - k) * suf[run_of[i1]]
+        left_1 = k - before[i1]
+        i2 = np.flatnonzero((before < w - k) & (cum >= w - k) & (w - k >= k))
+        cost_2 = (w[i2] - k) * pre[run_of[i2]] + k * suf[run_of[i2]]
+        left_2 = w[i2] - k - before[i2]
+        pos = np.concatenate((i, i1, i2))
+        cost = np.concatenate((cost_b, cost_1, cost_2))
+        left = np.concatenate((left_b, left_1, left_2))
+        if pos.size == 0:
+            continue
+        first = _ref_cheapest(s[pos], cost, np.abs(2 * (before[pos] + left) - w[pos]), n_seg)
+        cand_seg = s[pos[first]]
+        better = cost[first] < best_cost[cand_seg]
+        cand_seg, first = cand_seg[better], first[better]
+        best_cost[cand_seg] = cost[first]
+        best_dim[cand_seg] = j
+        best_pivot[cand_seg] = rank[j, t[pos[first]]]
+        best_left[cand_seg] = left[first]
+        found[cand_seg] = True
+    return best_dim, best_pivot, best_left, found
+
+
+def _ref_cheapest(seg: np.ndarray, cost: np.ndarray, imbalance: np.ndarray, n_seg: int) -> np.ndarray:
+    """Index of the cheapest candidate of each segment that has one; ties go to the most balanced cut, then
+    to the earliest candidate (deterministic). One scatter-min plus a sort of the few tied candidates."""
+    least = np.full(n_seg, np.inf)
+    np.minimum.at(least, seg, cost)
+    tied = np.flatnonzero(cost <= least[seg])
+    pick = tied[np.lexsort((tied, imbalance[tied], seg[tied]))]
+    return pick[_ref_run_starts(seg[pick])]
+
+
+def _ref_current_cost(
+    codes: np.ndarray,
+    scales: list[ColumnScale],
+    tup: np.ndarray,
+    cnt: np.ndarray,
+    seg: np.ndarray,
+    n_seg: int,
+    weight: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows x summed NCP of every open partition as it stands, and whether each QI varies in it (seg x QI)."""
+    total = np.zeros(n_seg, dtype=np.float64)
+    varies = np.zeros((n_seg, len(scales)), dtype=bool)
+    for j, scale in enumerate(scales):
+        lo, hi = class_extremes(codes[tup, j], seg, n_seg)
+        total += scale.ncp(lo, hi)
+        varies[:, j] = lo != hi
+    return total * weight, varies
+
+
+def _ref_suppress(
+    codes: np.ndarray, scales: list[ColumnScale], tup: np.ndarray, cnt: np.ndarray, part: np.ndarray, k: int, cap: int
+) -> np.ndarray:
+    """Pieces to suppress: at most one per class, only where that lowers the total loss, at most ``cap`` rows.
+
+    A suppressed row costs 1 in every QI; it pays when it is an outlier whose removal shrinks the class
+    enough for the remaining rows (which must still be >= k). Gains are computed exactly with leave-one-out
+    extremes (prefix and suffix extremes within each class); the best gains are taken first. Suppressed
+    rows are released as all-NULL tuples, one group in the output, so fewer than k of them are not taken.
+    """
+    supp = np.zeros(tup.size, dtype=bool)
+    d = codes.shape[1]
+    if cap < k or d == 0 or tup.size == 0:
+        return supp
+    order = np.argsort(part, kind="stable")
+    s = np.unique(part[order], return_inverse=True)[1]
+    c = cnt[order]
+    n_seg = int(s.max()) + 1
+    weight = np.bincount(s, weights=c, minlength=n_seg).astype(np.int64)
+    x = np.ascontiguousarray(codes[tup[order]].T)
+    big = int(codes.max()) + 2  # one spare value: "no rows" extremes
+    offset_f, offset_b = s * big, (n_seg - 1 - s[::-1]) * big
+    pmin, pmax = _ref_segmented_extremes(x, x, offset_f, big)
+    smin, smax = _ref_segmented_extremes(x[:, ::-1], x[:, ::-1], offset_b, big)
+    smin, smax = smin[:, ::-1], smax[:, ::-1]
+    # leave-one-out: extremes of the prefix before i and the suffix after i, within the class
+    first = np.ones(s.size, dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    last = np.roll(first, -1)
+    prev_min = np.where(first, big - 1, np.roll(pmin, 1, axis=1))
+    prev_max = np.where(first, 0, np.roll(pmax, 1, axis=1))
+    next_min = np.where(last, big - 1, np.roll(smin, -1, axis=1))
+    next_max = np.where(last, 0, np.roll(smax, -1, axis=1))
+    out_min, out_max = np.minimum(prev_min, next_min), np.maximum(prev_max, next_max)
+    whole_lo = pmin[:, np.flatnonzero(last)][:, s]
+    whole_hi = pmax[:, np.flatnonzero(last)][:, s]
+    old = weight[s] * _ref_ncp_sum(scales, whole_lo, whole_hi)
+    rest = weight[s] - c
+    allowed = (rest >= k) & ~(first & last)
+    new = np.full(s.size, np.inf)
+    new[allowed] = rest[allowed] * _ref_ncp_sum(scales, out_min[:, allowed], out_max[:, allowed]) + c[allowed] * d
+    gain = old - new
+    candidates = np.flatnonzero(gain > 1e-9)
+    if candidates.size == 0:
+        return supp
+    pick = candidates[np.lexsort((candidates, -gain[candidates], s[candidates]))]
+    pick = pick[_ref_run_starts(s[pick])]  # one piece per class
+    pick = pick[np.lexsort((pick, -gain[pick]))]
+    taken = pick[np.cumsum(c[pick]) <= cap]
+    if c[taken].sum() >= k:
+        supp[order[taken]] = True
+    return supp
+
+
+def reference_histogram(seed: int) -> tuple[pd.DataFrame, list[QIColumn], dict[str, dict[str, list[str]]]]:
+    """Bigger random histograms than `random_histogram` (large blocks are cut between codes only, so both
+    regimes are exercised), with a hierarchy, a flat category, NULLs and heavy tuples (relaxed splits)."""
+    rng = np.random.default_rng(9000 + seed)
+    n = int(rng.integers(50, 1500))
+    frame = pd.DataFrame(
+        {
+            "age": pd.Series(np.where(rng.random(n) < 0.05, np.nan, rng.integers(17, 90, n))),
+            "zip": rng.choice(["8001", "8002", "8003", "3000", "3001", "4051"], n).astype(object),
+            "sex": rng.choice(["f", "m"], n).astype(object),
+            "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+            "job": pd.Series(np.where(rng.random(n) < 0.1, None, rng.choice(list("abcdefg"), n)), dtype=object),
+        }
+    )
+    histogram = frame.drop_duplicates().reset_index(drop=True)
+    histogram[COUNT] = np.where(rng.random(len(histogram)) < 0.05, rng.integers(20, 200, len(histogram)), 1)
+    histogram[COUNT] += rng.integers(0, 4, len(histogram))
+    hierarchies = {
+        "zip": {z: [z, z[:3] + "*", z[0] + "***", "*"] for z in ["8001", "8002", "8003", "3000", "3001", "4051"]}
+    }
+    qis = [
+        QIColumn("age", NUMERIC),
+        QIColumn("zip", CATEGORICAL),
+        QIColumn("sex", CATEGORICAL),
+        QIColumn("day", DATE),
+        QIColumn("job", CATEGORICAL),
+    ]
+    return histogram, qis, hierarchies
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_search_matches_the_from_scratch_reference(seed: int) -> None:
+    histogram, qis, hierarchies = reference_histogram(seed)
+    k = [2, 3, 5, 10, 25, 50][seed % 6]
+    scales = [
+        column_scale(histogram[q.name], q.kind, hierarchies.get(q.name) if q.kind is CATEGORICAL else None) for q in qis
+    ]
+    codes = np.column_stack([s.codes for s in scales])
+    counts = histogram[COUNT].to_numpy()
+    tup, cnt, part = ma._partition(codes, counts, scales, k)
+    want = _ref_partition(codes, counts, scales, k)
+    for got, expected in zip((tup, cnt, part), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    cap = int(0.05 * counts.sum())
+    supp = ma._suppress(codes, scales, tup, cnt, part, k, cap)
+    np.testing.assert_array_equal(supp, _ref_suppress(codes, scales, tup, cnt, part, k, cap))
+
+
+def test_incremental_orders_stay_sorted_after_splits() -> None:
+    """Some cut splits a tuple here, and the result is still exactly the reference's."""
+    histogram, qis, hierarchies = reference_histogram(3)
+    scales = [column_scale(histogram[q.name], q.kind, hierarchies.get(q.name)) for q in qis]
+    codes = np.column_stack([s.codes for s in scales])
+    counts = histogram[COUNT].to_numpy()
+    tup, cnt, part = ma._partition(codes, counts, scales, 5)
+    assert tup.size > len(histogram)  # some tuple was split between partitions
+    for got, expected in zip((tup, cnt, part), _ref_partition(codes, counts, scales, 5), strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 # ------------------------------------------------------------------------------------------- UCI Adult
