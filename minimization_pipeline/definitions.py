@@ -14,9 +14,14 @@ import warnings
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from minimization_pipeline.defs.automation import hourly_minimization_job, hourly_minimization_schedule
+from minimization_pipeline.defs.automation import (
+    hourly_minimization_job,
+    hourly_minimization_schedule,
+    raw_safe_sync_job,
+)
 from minimization_pipeline.defs.raw import raw_specs
 from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
+from minimization_pipeline.defs.replicate import replicate_new_raw_tables
 from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.defs.sensors import build_raw_schema_sensor
 from minimization_pipeline.pipeline import Pipeline
@@ -57,7 +62,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *(matches_raw_schema_check(*table) for table, status in sorted(replicated.items()) if status == PRESENT),
             *_column_schema_change_checks([a.key for a in safe_assets]),
         ],
-        jobs=[hourly_minimization_job],
+        jobs=[hourly_minimization_job, raw_safe_sync_job, replicate_new_raw_tables],
         schedules=[hourly_minimization_schedule],
         sensors=[build_raw_schema_sensor(frozenset(present), settings.sensor_interval_s, settings.dagster_url)],
         resources={

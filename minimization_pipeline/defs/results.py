@@ -59,14 +59,23 @@ def events(key: dg.AssetKey, result: TableResult) -> Iterator[dg.AssetCheckResul
             description=check.summary,
             metadata={name: _metadata_value(value) for name, value in check.metadata.items()},
         )
-    plan = result.plan
     if not result.published:
-        failed = ", ".join(f"{check.name}: {check.summary}" for check in result.failed_checks)
-        raise dg.Failure(
-            description=f"{plan.target} was not replaced: checks failed on the staging table ({failed}). "
-            "The previously published table is unchanged and downstream assets do not run.",
-            metadata={"failed_checks": [check.name for check in result.failed_checks]},
-        )
+        raise not_published(result)
+    yield dg.MaterializeResult(asset_key=key, metadata=materialization_metadata(result))
+
+
+def not_published(result: TableResult) -> dg.Failure:
+    failed = ", ".join(f"{check.name}: {check.summary}" for check in result.failed_checks)
+    return dg.Failure(
+        description=f"{result.plan.target} was not replaced: checks failed on the staging table ({failed}). "
+        "The previously published table is unchanged and downstream assets do not run.",
+        metadata={"failed_checks": [check.name for check in result.failed_checks]},
+    )
+
+
+def materialization_metadata(result: TableResult) -> dict[str, object]:
+    """What the UI shows on a published table: rows, schema with each column's treatment, k, metrics."""
+    plan = result.plan
     metadata: dict[str, object] = {
         "dagster/row_count": result.rows,
         "dagster/column_schema": column_schema(plan),
@@ -79,9 +88,7 @@ def events(key: dg.AssetKey, result: TableResult) -> Iterator[dg.AssetCheckResul
         "columns": dg.MetadataValue.md(treatment_table(plan)),
         **{name: _metadata_value(value) for name, value in result.metrics.items()},
     }
-    yield dg.MaterializeResult(
-        asset_key=key, metadata={name: value for name, value in metadata.items() if value is not None}
-    )
+    return {name: value for name, value in metadata.items() if value is not None}
 
 
 def _metadata_value(value: object) -> object:

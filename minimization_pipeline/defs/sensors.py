@@ -7,11 +7,12 @@ Each tick reads the RAW and RAW_SAFE catalogs (one ``information_schema`` query 
   all of them, its run key derived from both catalogs' fingerprints and the tables, so a failing table is
   not retried every tick and any later change (in RAW or in RAW_SAFE) gets a run of its own;
 * the new column schema is recorded as an observation on the RAW asset (``dagster/column_schema``);
-* a table the running definitions do not know (new in RAW) or that RAW lost (dropped) changes the asset
-  graph, which is built from the catalog when the code location loads: the sensor asks the Dagster
-  webserver to reload the code location (the same GraphQL mutation as the UI's *Reload* button). The
-  webserver and the daemon pick up the new definitions, and the next tick publishes the new table as its
-  own asset. Nothing is restarted. Until then nothing of the new table reaches RAW_SAFE (fail-closed).
+* a table the running definitions do not know (new in RAW) is published on the same tick by
+  `replicate_new_raw_tables` (same engine, plan and checks, no asset needed), and since new or dropped
+  tables change the asset graph -- built from the catalog when the code location loads -- the sensor asks
+  the Dagster webserver to reload the code location (the GraphQL mutation behind the UI's *Reload*
+  button). Webserver and daemon pick up the new definitions: the table is then an asset of its own, with
+  the replication in its history, and a dropped table's copy is marked. Nothing is restarted.
 
 The cursor is the RAW catalog's fingerprint. A tick that meets a DuckDB lock (a loader or a run holds a
 file) skips with that reason and tries again on the next tick.
@@ -28,8 +29,12 @@ from urllib.parse import urlsplit
 import dagster as dg
 
 from minimization_pipeline.catalog import Table
+from minimization_pipeline.defs.automation import SYNC_JOB, raw_safe_sync_job
 from minimization_pipeline.defs.raw import raw_key
 from minimization_pipeline.defs.raw_safe import raw_safe_key
+from minimization_pipeline.defs.replicate import JOB_NAME as REPLICATE_JOB
+from minimization_pipeline.defs.replicate import replicate_new_raw_tables
+from minimization_pipeline.defs.replicate import run_config as replicate_config
 from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.schema_sync import SchemaSync, TableKey
 from minimization_pipeline.warehouse.base import WarehouseLockedError
@@ -67,11 +72,11 @@ def request_code_location_reload(dagster_url: str, location_name: str) -> None:
     threading.Thread(target=_reload, name="minimization-code-location-reload", daemon=True).start()
 
 
-def run_key(sync: SchemaSync, tables: list[TableKey]) -> str:
+def run_key(sync: SchemaSync, tables: list[TableKey], job: str) -> str:
     """Same RAW, same RAW_SAFE, same tables: same key, so Dagster launches one run per state, not one per
     tick. The tables are part of it: after a reload, a new table must not be deduplicated away by the run
     requested (and maybe still queued) for a changed one before the reload."""
-    state = json.dumps([sync.raw_fingerprint, sync.raw_safe.fingerprint(), sorted(tables)])
+    state = json.dumps([sync.raw_fingerprint, sync.raw_safe.fingerprint(), sorted(tables), job])
     return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
@@ -88,7 +93,7 @@ def build_raw_schema_sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        target=dg.AssetSelection.groups("raw_safe"),
+        jobs=[raw_safe_sync_job, replicate_new_raw_tables],
         description=(
             "Polls the RAW catalog; re-publishes RAW_SAFE tables whose RAW schema changed, and reloads the code "
             "location when RAW gains or loses a table, so new tables become assets and are anonymized."
@@ -105,6 +110,18 @@ def build_raw_schema_sensor(
         except FileNotFoundError:
             return dg.SensorResult(skip_reason="RAW does not exist yet: nothing to replicate")
         notes = []
+        run_requests = []
+        if sync.new_tables:
+            # published now, by the job that needs no asset; the reload below makes them assets of their own
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=run_key(sync, list(sync.new_tables), "replicate"),
+                    job_name=REPLICATE_JOB,
+                    run_config=replicate_config(list(sync.new_tables)),
+                    tags={TRIGGER_TAG: SENSOR_NAME},
+                )
+            )
+            context.log.info("replicating new RAW tables: " + ", ".join(f"{s}.{t}" for s, t in sync.new_tables))
         if sync.needs_reload:
             changed = ", ".join(f"{s}.{t}" for s, t in (*sync.new_tables, *sync.dropped_tables))
             origin = context.code_location_origin
@@ -112,12 +129,12 @@ def build_raw_schema_sensor(
                 request_code_location_reload(dagster_url, origin.location_name)
                 notes.append(
                     f"RAW tables added or dropped ({changed}): reload of code location {origin.location_name!r} "
-                    f"requested from {dagster_url}; the next tick publishes them"
+                    f"requested from {dagster_url} so that they show as assets of their own"
                 )
             else:
                 notes.append(
-                    f"RAW tables added or dropped ({changed}) are waiting for a code location reload "
-                    "(Deployment → Reload in the UI); nothing of them is published until then"
+                    f"RAW tables added or dropped ({changed}) show as assets after a code location reload "
+                    "(Deployment → Reload in the UI)"
                 )
         publishable = [drift for drift in sync.drifted if drift.key in known_present]
         observations = []
@@ -134,11 +151,11 @@ def build_raw_schema_sensor(
                         },
                     )
                 )
-        run_requests = []
         if publishable:
             run_requests.append(
                 dg.RunRequest(
-                    run_key=run_key(sync, [drift.key for drift in publishable]),
+                    run_key=run_key(sync, [drift.key for drift in publishable], SYNC_JOB),
+                    job_name=SYNC_JOB,
                     asset_selection=[raw_safe_key(*drift.key) for drift in publishable],
                     tags={TRIGGER_TAG: SENSOR_NAME},
                 )

@@ -17,7 +17,8 @@ import duckdb
 import pytest
 
 from minimization_pipeline.definitions import build_definitions
-from minimization_pipeline.defs.automation import HOURLY_JOB
+from minimization_pipeline.defs.automation import HOURLY_JOB, SYNC_JOB
+from minimization_pipeline.defs.replicate import JOB_NAME as REPLICATE_JOB
 from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.defs.sensors import SENSOR_NAME
 from minimization_pipeline.demo.schema_change import apply_schema_change, check_raw_safe
@@ -54,60 +55,65 @@ def changed(pipeline_run: PipelineRun, tmp_path: Path):
     return settings, instance, defs, baseline.cursor
 
 
+def execute(defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Run a sensor's request the way the daemon would: its job, its selection, its config."""
+    job = defs.resolve_job_def(request.job_name)
+    return job.execute_in_process(
+        run_config=request.run_config,
+        asset_selection=request.asset_selection,
+        instance=instance,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+
+
 def test_new_table_and_new_column_reach_raw_safe_treated_without_leaks(changed) -> None:
     settings, instance, defs, cursor = changed
     written = apply_schema_change(settings.data_dir)
     assert written == {"crm.contacts": 400, "app.users.personal_email": 1_500}
 
-    # Tick 1, old definitions: the changed table is re-published now; the new one needs the reload.
+    # Tick 1, definitions loaded before the change: both are published now (the new table by the job
+    # that needs no asset), and the code location is asked to reload.
     first = tick(defs, settings, instance, cursor)
     assert first.cursor != cursor
-    assert [request.asset_selection for request in first.run_requests] == [[USERS]]
+    requests = {request.job_name: request for request in first.run_requests}
+    assert set(requests) == {SYNC_JOB, REPLICATE_JOB}
+    assert requests[SYNC_JOB].asset_selection == [USERS]
+    assert requests[REPLICATE_JOB].run_config["ops"]["publish_new_raw_tables"]["config"] == {"tables": ["crm.contacts"]}
     observed = {event.asset_key: event.metadata for event in first.asset_events}
     assert "personal_email" in {
         c.name for c in observed[dg.AssetKey(["raw", "app", "users"])]["dagster/column_schema"].schema.columns
     }
     assert not defs.resolve_asset_graph().has(CONTACTS)
+    results = [execute(defs, instance, request) for request in first.run_requests]
+    assert all(result.success for result in results)
 
-    # The reload: definitions built again from the catalog now list the new table as its own assets.
-    reloaded = build_definitions(settings)
-    graph = reloaded.resolve_asset_graph()
-    assert graph.has(CONTACTS) and graph.has(dg.AssetKey(["raw", "crm", "contacts"]))
-    second = tick(reloaded, settings, instance, first.cursor)
-    (request,) = second.run_requests
-    assert sorted(request.asset_selection) == sorted([USERS, CONTACTS])
-    assert request.run_key != first.run_requests[0].run_key  # not deduplicated away by tick 1's request
-
-    result = run(reloaded, instance, request.asset_selection)
-    assert result.success
     outcome = check_raw_safe(settings.data_dir)
     assert outcome.ready, outcome.detail
     assert outcome.leaks and not any(outcome.leaks.values()), outcome.leaks
     with open_warehouse(settings.data_dir, "raw", "raw_safe") as connection:
-        described = dict(
-            connection.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_catalog = 'raw_safe' AND table_schema = 'crm' AND table_name = 'contacts'"
-            ).fetchall()
+        columns = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = ? AND table_schema = 'crm' AND table_name = 'contacts' ORDER BY ordinal_position"
         )
-        raw_described = dict(
-            connection.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_catalog = 'raw' AND table_schema = 'crm' AND table_name = 'contacts'"
-            ).fetchall()
-        )
-        assert described == raw_described  # schema-preserving: same columns and types
-        hashed = connection.execute(
+        # schema-preserving: same columns, order and types
+        assert connection.execute(columns, ["raw_safe"]).fetchall() == connection.execute(columns, ["raw"]).fetchall()
+        kept = connection.execute(
             "SELECT count(*) FROM raw_safe.app.users s JOIN raw.app.users r ON s.id = r.id "
             "WHERE s.personal_email = r.personal_email"
         ).fetchone()[0]
-        assert hashed == 0
-    columns_md = result.asset_materializations_for_node("raw_safe__crm__contacts")[0].metadata["columns"].value
-    assert "classified" in columns_md  # the UI says why each column got its treatment
+        assert kept == 0
+    replicated = instance.get_latest_materialization_event(CONTACTS)
+    assert replicated is not None  # in the asset's history before the asset is even defined
+    assert "classified" in replicated.asset_materialization.metadata["columns"].value  # why, per column
 
-    # Back in parity: the next tick requests nothing.
-    third = tick(reloaded, settings, instance, second.cursor)
-    assert not third.run_requests and "in parity" in third.skip_reason.skip_message
+    # The reload: definitions built again from the catalog list the new table as assets of its own,
+    # and the next tick finds everything in parity.
+    reloaded = build_definitions(settings)
+    graph = reloaded.resolve_asset_graph()
+    assert graph.has(CONTACTS) and graph.has(dg.AssetKey(["raw", "crm", "contacts"]))
+    second = tick(reloaded, settings, instance, first.cursor)
+    assert not second.run_requests and "in parity" in second.skip_reason.skip_message
 
 
 def test_a_dropped_table_keeps_its_copy_marked_and_out_of_the_hourly_job(changed) -> None:
