@@ -1,9 +1,11 @@
-"""The command line: `python -m minimization_pipeline run | plan`.
+"""The command line: `python -m minimization_pipeline run | plan | grants`.
 
 `run` generates the demo RAW data when there is none, runs `hourly_minimization_job` in Dagster (with a
 persistent instance, so the run shows up in `make ui` afterwards) and prints what each table became.
 `plan` prints, for the live RAW catalog, what every table and column will get and why; `--write` adds
 the plan of the columns the policy does not name to the policy file, for a human to edit.
+`grants --dry-run` prints the Snowflake roles and grants the policy's `roles:` section asks for; without
+`--dry-run` it applies them, which only a Snowflake warehouse can take.
 """
 
 from __future__ import annotations
@@ -89,6 +91,27 @@ def plan(tables: list[str], write: bool) -> int:
     return 0
 
 
+def grants(dry_run: bool) -> int:
+    from minimization_pipeline.grants import GrantsError, apply_grants, render_grants, to_script
+    from minimization_pipeline.pipeline import Pipeline
+    from minimization_pipeline.policy import PolicyError
+    from minimization_pipeline.settings import load_settings
+
+    settings = load_settings()
+    pipeline = Pipeline(settings.data_dir, settings.policy_path)
+    try:
+        statements = render_grants(pipeline.policy().roles)
+        if dry_run:
+            print(to_script(statements))
+            return 0
+        applied = apply_grants(pipeline.warehouse(), statements)
+    except (PolicyError, GrantsError) as error:
+        print(f"grants: {error}", file=sys.stderr)
+        return 1
+    print(f"{applied} statements applied")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minimization_pipeline")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,11 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     plan_parser.add_argument(
         "--write", action="store_true", help="add the plan of columns the policy does not name to the policy file"
     )
+    grants_parser = commands.add_parser("grants", help="the Snowflake roles and grants of the policy's roles section")
+    grants_parser.add_argument("--dry-run", action="store_true", help="print the SQL, one statement per line")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.users)
     if args.command == "plan":
         return plan(args.tables, args.write)
+    if args.command == "grants":
+        return grants(args.dry_run)
     return 2
 
 

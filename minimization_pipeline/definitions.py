@@ -19,6 +19,7 @@ from minimization_pipeline.defs.automation import (
     hourly_minimization_schedule,
     raw_safe_sync_job,
 )
+from minimization_pipeline.defs.grants import warehouse_grants
 from minimization_pipeline.defs.raw import raw_specs
 from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
 from minimization_pipeline.defs.replicate import replicate_new_raw_tables
@@ -62,7 +63,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *(matches_raw_schema_check(*table) for table, status in sorted(replicated.items()) if status == PRESENT),
             *_column_schema_change_checks([a.key for a in safe_assets]),
         ],
-        jobs=[hourly_minimization_job, raw_safe_sync_job, replicate_new_raw_tables],
+        jobs=[hourly_minimization_job, raw_safe_sync_job, replicate_new_raw_tables, warehouse_grants],
         schedules=[hourly_minimization_schedule],
         sensors=[build_raw_schema_sensor(frozenset(present), settings.sensor_interval_s, settings.dagster_url)],
         resources={

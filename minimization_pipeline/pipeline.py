@@ -6,10 +6,11 @@ before writing anything, plans the table and hands it to the engine. Dagster ass
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
@@ -29,6 +30,7 @@ from minimization_pipeline.schema_sync import SchemaSync, TableDrift, TableKey, 
 from minimization_pipeline.settings import resolve_secret
 from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseLockedError
 from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
+from minimization_pipeline.warehouse.snowflake import SnowflakeWarehouse
 
 if TYPE_CHECKING:  # the classifier's vocabularies load on first use, not when definitions load
     from minimization_pipeline.classify import Classification
@@ -65,8 +67,12 @@ class Pipeline:
 
     data_dir: Path
     policy_path: Path
+    #: Snowflake connections (``SnowflakeResource.get_connection``); None: the embedded DuckDB files.
+    snowflake: Callable[[], AbstractContextManager[Any]] | None = None
 
     def warehouse(self, lock_timeout_s: float = 120.0) -> Warehouse:
+        if self.snowflake is not None:
+            return SnowflakeWarehouse(self.snowflake)
         return DuckDBWarehouse(self.data_dir, lock_timeout_s=lock_timeout_s)
 
     def policy(self) -> Policy:

@@ -7,12 +7,22 @@ live in `validate_against_catalog`, run before every write.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from minimization_pipeline.catalog import Catalog
 
@@ -217,6 +227,161 @@ class PublicPolicy(BaseModel):
     tables: dict[str, PublicTablePolicy] = Field(default_factory=dict)
 
 
+# ------------------------------------------------------------------------------------------- roles
+# The warehouse roles of the article (LOADER, DEVELOPER, TRANSFORMER) plus a reader of PUBLIC. `grants.py`
+# turns this section into Snowflake SQL; the defaults are the article's setup, so a policy without a
+# `roles:` section gets exactly that.
+
+#: A Snowflake unquoted identifier: letter or underscore, then letters, digits, `_` or `$` (255 at most).
+#: Anything else (quotes, spaces, semicolons) is refused rather than escaped, so no name can carry SQL.
+SNOWFLAKE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,254}")
+
+#: Snowflake's own roles: never created or re-granted by the policy. PUBLIC is every user of the account.
+SYSTEM_ROLES = frozenset({"ACCOUNTADMIN", "ORGADMIN", "SECURITYADMIN", "SYSADMIN", "USERADMIN", "PUBLIC"})
+
+
+def snowflake_name(value: str) -> str:
+    """Validate a role, warehouse, database or user name and return it upper-cased.
+
+    Snowflake folds unquoted names to upper case, so `loader` and `LOADER` are the same role; storing the
+    folded form lets the SQL quote every name without changing which object it means.
+    """
+    if not isinstance(value, str) or not SNOWFLAKE_IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a plain Snowflake name: use letters, digits, '_' or '$', starting with a "
+            "letter or '_' (at most 255 characters)"
+        )
+    return value.upper()
+
+
+SnowflakeName = Annotated[str, AfterValidator(snowflake_name)]
+
+
+class WarehouseSize(StrEnum):
+    XSMALL = "XSMALL"
+    SMALL = "SMALL"
+    MEDIUM = "MEDIUM"
+    LARGE = "LARGE"
+    XLARGE = "XLARGE"
+
+
+class RoleSpec(BaseModel):
+    """One warehouse role: its name, the warehouse it computes on, and who is given the role."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: SnowflakeName
+    warehouse: SnowflakeName
+    #: Users given the role (`GRANT ROLE ... TO USER`), e.g. the article's `DBT_PROD` for TRANSFORMER.
+    grant_to_users: tuple[SnowflakeName, ...] = ()
+    #: Roles given the role (`GRANT ROLE ... TO ROLE`), e.g. SYSADMIN so administrators keep access.
+    grant_to_roles: tuple[SnowflakeName, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_system_role(cls, value: str) -> str:
+        if value in SYSTEM_ROLES:
+            raise ValueError(f"{value} is a Snowflake system role; name a role of your own")
+        return value
+
+    @field_validator("grant_to_roles")
+    @classmethod
+    def _not_to_everyone(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "PUBLIC" in value:
+            raise ValueError("granting a role to PUBLIC gives it to every user of the account")
+        return value
+
+
+class LoaderRole(RoleSpec):
+    """Loads sources into RAW (the article's `loader`)."""
+
+    name: SnowflakeName = "LOADER"
+    warehouse: SnowflakeName = "LOADING"
+
+
+class DeveloperRole(RoleSpec):
+    """Builds dbt's dev target: reads RAW_SAFE, writes DEV, never selects from RAW."""
+
+    name: SnowflakeName = "DEVELOPER"
+    warehouse: SnowflakeName = "DEVELOPING"
+
+
+class TransformerRole(RoleSpec):
+    """Builds dbt's prod target: reads RAW, owns ANALYTICS, has nothing on RAW_SAFE."""
+
+    name: SnowflakeName = "TRANSFORMER"
+    warehouse: SnowflakeName = "TRANSFORMING"
+
+
+class ReaderRole(RoleSpec):
+    """Reads PUBLIC, the anonymized-again marts, and nothing else."""
+
+    name: SnowflakeName = "REPORTER"
+    warehouse: SnowflakeName = "REPORTING"
+
+
+class Databases(BaseModel):
+    """The five warehouse databases of the article, by their Snowflake names."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw: SnowflakeName = "RAW"
+    raw_safe: SnowflakeName = "RAW_SAFE"
+    dev: SnowflakeName = "DEV"
+    analytics: SnowflakeName = "ANALYTICS"
+    public: SnowflakeName = "PUBLIC"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Databases:
+        names = self.model_dump()
+        seen: dict[str, str] = {}
+        for field, name in names.items():
+            if name in seen:
+                raise ValueError(f"{seen[name]} and {field} are both {name}: each database needs its own name")
+            seen[name] = field
+        return self
+
+
+class RolesPolicy(BaseModel):
+    """The `roles:` section: who may read and write which database (see `grants.py`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    warehouse_size: WarehouseSize = WarehouseSize.XSMALL
+    auto_suspend_seconds: int = Field(default=60, ge=60, le=86_400, description="idle seconds before suspending")
+    databases: Databases = Field(default_factory=Databases)
+    loader: LoaderRole = Field(default_factory=LoaderRole)
+    developer: DeveloperRole = Field(default_factory=DeveloperRole)
+    transformer: TransformerRole = Field(default_factory=TransformerRole)
+    reader: ReaderRole = Field(default_factory=ReaderRole)
+
+    def all_roles(self) -> dict[str, RoleSpec]:
+        """The four roles by their key in the policy, in the order the SQL creates them."""
+        return {
+            "loader": self.loader,
+            "developer": self.developer,
+            "transformer": self.transformer,
+            "reader": self.reader,
+        }
+
+    @model_validator(mode="after")
+    def _separate_roles(self) -> RolesPolicy:
+        """Distinct names, and no managed role granted to another: that would merge their privileges."""
+        seen: dict[str, str] = {}
+        for key, role in self.all_roles().items():
+            if role.name in seen:
+                raise ValueError(f"{seen[role.name]}.name and {key}.name are both {role.name}: roles must differ")
+            seen[role.name] = key
+        for key, role in self.all_roles().items():
+            inside = sorted(set(role.grant_to_roles) & set(seen))
+            if inside:
+                raise ValueError(
+                    f"{key}.grant_to_roles names {inside}: granting one of these roles to another gives it the "
+                    "other's privileges, which the separation of roles forbids"
+                )
+        return self
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -224,6 +389,7 @@ class Policy(BaseModel):
     k: int = Field(default=5, ge=2, description="k for RAW_SAFE tables without their own k")
     public: PublicPolicy = Field(default_factory=PublicPolicy)
     sources: dict[str, SourcePolicy] = Field(default_factory=dict)
+    roles: RolesPolicy = Field(default_factory=RolesPolicy)
 
     def table(self, schema: str, name: str) -> TablePolicy | None:
         """The policy of `schema.name`, or None when the policy does not name it (then: default plan)."""

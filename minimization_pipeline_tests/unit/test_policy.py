@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,55 @@ def test_l_diversity_names_a_sensitive_column_of_the_table() -> None:
 def test_suppression_cap_is_a_share() -> None:
     with pytest.raises(PolicyError, match=r"app\.users.*max_suppression"):
         parse_policy(_table({"zip": "quasi"}, max_suppression=5))
+
+
+# ----------------------------------------------------------------------------------- roles (grants as code)
+
+
+def test_roles_default_to_the_articles_setup() -> None:
+    roles = Policy().roles
+    assert {key: (role.name, role.warehouse) for key, role in roles.all_roles().items()} == {
+        "loader": ("LOADER", "LOADING"),
+        "developer": ("DEVELOPER", "DEVELOPING"),
+        "transformer": ("TRANSFORMER", "TRANSFORMING"),
+        "reader": ("REPORTER", "REPORTING"),
+    }
+    assert roles.databases.model_dump() == {
+        "raw": "RAW",
+        "raw_safe": "RAW_SAFE",
+        "dev": "DEV",
+        "analytics": "ANALYTICS",
+        "public": "PUBLIC",
+    }
+    assert (roles.warehouse_size.value, roles.auto_suspend_seconds) == ("XSMALL", 60)
+    assert load_policy(DEMO_POLICY).roles == roles  # the demo's commented section spells out the defaults
+
+
+def test_role_names_are_upper_cased_and_partly_overridable() -> None:
+    roles = parse_policy({"roles": {"developer": {"name": "analyst"}, "databases": {"dev": "sandbox"}}}).roles
+    assert (roles.developer.name, roles.developer.warehouse) == ("ANALYST", "DEVELOPING")
+    assert (roles.databases.dev, roles.databases.raw) == ("SANDBOX", "RAW")
+
+
+@pytest.mark.parametrize(
+    ("roles", "expected"),
+    [
+        ({"developer": {"name": 'x"; DROP ROLE y'}}, r"roles\.developer\.name: .*not a plain Snowflake name"),
+        ({"reader": {"warehouse": "two words"}}, r"roles\.reader\.warehouse: .*not a plain Snowflake name"),
+        ({"transformer": {"grant_to_users": ["ok", "a;b"]}}, r"roles\.transformer\.grant_to_users\.1: .*plain"),
+        ({"databases": {"public": "-x"}}, r"roles\.databases\.public: .*not a plain Snowflake name"),
+        ({"loader": {"nmae": "L"}}, r"roles\.loader\.nmae: unknown key"),
+        ({"owner": {"name": "O"}}, r"roles\.owner: unknown key"),
+        ({"warehouse_size": "HUGE"}, r"roles\.warehouse_size: .*XSMALL"),
+        ({"auto_suspend_seconds": 0}, r"roles\.auto_suspend_seconds: "),
+        ({"reader": {"name": "public"}}, r"roles\.reader\.name: PUBLIC is a Snowflake system role"),
+        ({"loader": {"name": "SYSADMIN"}}, r"roles\.loader\.name: SYSADMIN is a Snowflake system role"),
+        ({"developer": {"grant_to_roles": ["public"]}}, r"roles\.developer\.grant_to_roles: .*every user"),
+        ({"reader": {"name": "developer"}}, r"roles: developer\.name and reader\.name are both DEVELOPER"),
+        ({"developer": {"grant_to_roles": ["transformer"]}}, r"roles: developer\.grant_to_roles .*TRANSFORMER"),
+        ({"databases": {"raw_safe": "raw"}}, r"roles\.databases: raw and raw_safe are both RAW"),
+    ],
+)
+def test_a_broken_roles_section_names_file_and_field(tmp_path: Path, roles: dict[str, Any], expected: str) -> None:
+    message = load_error(tmp_path, {"roles": roles})
+    assert re.search(r"my_policy\.yaml: " + expected, message), message

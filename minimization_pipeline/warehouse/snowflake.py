@@ -1,0 +1,257 @@
+"""Snowflake: the production warehouse, where the warehouse's own size is the knob for large tables.
+
+The engine builds SQL as sqlglot expressions with quoted, lower-case identifiers (asset keys and the
+DuckDB default are lower-case). Snowflake folds unquoted identifiers to upper case, so a table a loader
+created as ``raw.app.users`` is ``RAW.APP.USERS``: this module folds every all-lower-case quoted
+identifier to upper case when it renders, and every all-upper-case name back to lower case when it
+reads the catalog. Mixed-case names (created quoted on purpose) are kept as they are both ways.
+
+Types are read into the engine's vocabulary (``NUMBER(38,0)`` → ``BIGINT``, ``TEXT`` → ``VARCHAR``,
+``TIMESTAMP_NTZ`` → ``TIMESTAMP``...), so planning, pseudonymization and the checks need no Snowflake
+branch; casts render back to the same Snowflake types.
+
+The secret is a bind variable: the connection uses server-side (``qmark``) binding, so the value is sent
+apart from the statement and never appears in the query text, nor in QUERY_HISTORY. Every statement
+carries a query tag (``minimization_pipeline:<purpose>``) so costs can be attributed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import pandas as pd
+from sqlglot import exp
+
+from minimization_pipeline.catalog import Catalog, Table
+from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseSession
+
+SECRET_VARIABLE = "MINIMIZATION_SECRET"
+QUERY_TAG = "minimization_pipeline"
+_TEXT = {"TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER"}
+_TIMESTAMPS = {
+    "TIMESTAMP_NTZ": "TIMESTAMP",
+    "TIMESTAMP_LTZ": "TIMESTAMP WITH TIME ZONE",
+    "TIMESTAMP_TZ": "TIMESTAMP WITH TIME ZONE",
+}
+_FLOATS = {"FLOAT", "FLOAT4", "FLOAT8", "DOUBLE", "DOUBLE PRECISION", "REAL"}
+
+
+def engine_type(data_type: str, precision: int | None = None, scale: int | None = None) -> str:
+    """A Snowflake column type in the engine's vocabulary (the one DuckDB speaks)."""
+    kind = data_type.upper().split("(")[0].strip()
+    if kind in ("NUMBER", "DECIMAL", "NUMERIC"):
+        if not scale:
+            return "BIGINT"
+        return f"DECIMAL({precision or 38},{scale})"
+    if kind in ("INT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "BYTEINT"):
+        return "BIGINT"
+    if kind in _TEXT:
+        return "VARCHAR"
+    if kind in _FLOATS:
+        return "DOUBLE"
+    return _TIMESTAMPS.get(kind, kind)
+
+
+def to_engine_name(name: str) -> str:
+    """``USERS`` → ``users``; a mixed-case name (created quoted) is kept as it is."""
+    return name.lower() if name == name.upper() else name
+
+
+def to_snowflake_name(name: str) -> str:
+    """``users`` → ``USERS`` (what an unquoted name becomes); a mixed-case name is kept as it is."""
+    return name.upper() if name == name.lower() else name
+
+
+def fold_identifiers(expression: exp.Expression) -> exp.Expression:
+    """Render-time case folding of every identifier (see the module docstring)."""
+
+    def fold(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Identifier):
+            return exp.Identifier(this=to_snowflake_name(node.name), quoted=True)
+        return node
+
+    return expression.copy().transform(fold)
+
+
+class SnowflakeSession(WarehouseSession):
+    dialect = "snowflake"
+
+    def __init__(self, connection: Any, purpose: str = "session") -> None:
+        super().__init__()
+        self.connection = connection
+        self.cursor = connection.cursor()
+        self._secret: str | None = None
+        self._tag(purpose)
+
+    def _tag(self, purpose: str) -> None:
+        tag = re.sub(r"[^A-Za-z0-9_.:/-]", "_", f"{QUERY_TAG}:{purpose}")
+        self.cursor.execute(self.render(f"ALTER SESSION SET QUERY_TAG = '{tag}'"))
+
+    def render(self, sql: str | exp.Expression) -> str:
+        text = sql if isinstance(sql, str) else fold_identifiers(sql).sql(dialect=self.dialect)
+        self.statements.append(text)
+        return text
+
+    def _run(self, sql: str | exp.Expression, params: Sequence[object] | None) -> Any:
+        text = self.render(sql)
+        return self.cursor.execute(text, list(params) if params is not None else None)
+
+    def execute(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> None:
+        self._run(sql, params)
+
+    def fetch_df(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> pd.DataFrame:
+        cursor = self._run(sql, params)
+        names = [to_engine_name(column[0]) for column in cursor.description]
+        return pd.DataFrame.from_records(cursor.fetchall(), columns=names)
+
+    def fetch_all(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> list[tuple]:
+        return self._run(sql, params).fetchall()
+
+    def _columns(self, database: str, where: str, params: list[object]) -> list[tuple]:
+        db = exp.to_identifier(to_snowflake_name(database), quoted=True).sql("snowflake")
+        return self.fetch_all(
+            f"""
+            SELECT c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type,
+                   c.numeric_precision, c.numeric_scale
+            FROM {db}.information_schema.columns AS c
+            JOIN {db}.information_schema.tables AS t
+              ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+            WHERE c.table_schema <> 'INFORMATION_SCHEMA' {where}
+            ORDER BY c.table_schema, c.table_name, c.ordinal_position
+            """,
+            params,
+        )
+
+    def _catalog(self, database: str, rows: list[tuple]) -> Catalog:
+        return Catalog.from_rows(
+            database,
+            [
+                (
+                    to_engine_name(schema),
+                    to_engine_name(table),
+                    "view" if kind == "VIEW" else "table",
+                    to_engine_name(column),
+                    engine_type(data_type, precision, scale),
+                )
+                for schema, table, kind, column, data_type, precision, scale in rows
+            ],
+        )
+
+    def catalog(self, database: str) -> Catalog:
+        rows = self._columns(database, "", [])
+        rows = [row for row in rows if not to_engine_name(row[1]).endswith(STAGING_SUFFIX)]
+        return self._catalog(database, rows)
+
+    def describe(self, ref: TableRef) -> Table | None:
+        rows = self._columns(
+            ref.database,
+            "AND c.table_schema = ? AND c.table_name = ?",
+            [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)],
+        )
+        tables = self._catalog(ref.database, rows).tables
+        return tables[0] if tables else None
+
+    def secret_expression(self) -> exp.Expression:
+        return exp.Parameter(this=exp.Var(this=SECRET_VARIABLE))  # $MINIMIZATION_SECRET
+
+    def set_secret(self, secret: str) -> None:
+        # Bound server-side (qmark): the value travels apart from the statement text.
+        self._secret = secret
+        self.execute(f"SET {SECRET_VARIABLE} = ?", [secret])
+
+    def upload_temp(self, name: str, frame: pd.DataFrame, types: dict[str, exp.DataType]) -> exp.Table:
+        target = exp.Table(this=exp.to_identifier(name, quoted=True))
+        columns = [exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=types[c]) for c in frame.columns]
+        self.execute(
+            exp.Create(
+                this=exp.Schema(this=target.copy(), expressions=columns),
+                kind="TABLE",
+                replace=True,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
+        )
+        if len(frame):
+            placeholders = ", ".join("?" for _ in frame.columns)
+            table_sql = fold_identifiers(target).sql("snowflake")
+            text = f"INSERT INTO {table_sql} VALUES ({placeholders})"
+            self.statements.append(text)
+            rows = [
+                tuple(None if pd.isna(value) else (value.item() if hasattr(value, "item") else value) for value in row)
+                for row in frame.itertuples(index=False, name=None)
+            ]
+            self.cursor.executemany(text, rows)
+        return target
+
+    def ensure_schema(self, database: str, schema: str) -> None:
+        self.execute(
+            exp.Create(
+                this=exp.Table(
+                    this=exp.to_identifier(schema, quoted=True), db=exp.to_identifier(database, quoted=True)
+                ),
+                kind="SCHEMA",
+                exists=True,
+            )
+        )
+
+    def object_kind(self, ref: TableRef) -> str | None:
+        db = exp.to_identifier(to_snowflake_name(ref.database), quoted=True).sql("snowflake")
+        rows = self.fetch_all(
+            f"SELECT table_type FROM {db}.information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)],
+        )
+        if not rows:
+            return None
+        return "view" if rows[0][0] == "VIEW" else "table"
+
+    def drop(self, ref: TableRef) -> None:
+        kind = self.object_kind(ref)
+        if kind:
+            self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
+
+    def swap_in(self, staging: TableRef, target: TableRef) -> None:
+        """``ALTER TABLE staging SWAP WITH target``: one atomic metadata operation; the old table is dropped
+        after. A view target (pass-through before) is dropped first: SWAP needs two tables."""
+        kind = self.object_kind(target)
+        if kind == "view":
+            self.drop(target)
+            kind = None
+        staging_sql = fold_identifiers(staging.expression()).sql("snowflake")
+        target_sql = fold_identifiers(target.expression()).sql("snowflake")
+        if kind is None:
+            self.execute(f"ALTER TABLE {staging_sql} RENAME TO {target_sql}")
+            return
+        self.execute(f"ALTER TABLE {staging_sql} SWAP WITH {target_sql}")
+        self.execute(f"DROP TABLE {staging_sql}")  # now holds the previous version
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Sessions on connections from ``connect`` (``SnowflakeResource.get_connection`` in production).
+
+    Databases need no attaching: a session can read and write any database its role may use.
+    """
+
+    dialect = "snowflake"
+
+    def __init__(self, connect: Callable[[], AbstractContextManager[Any]], purpose: str = "pipeline") -> None:
+        self._connect = connect
+        self.purpose = purpose
+
+    @contextmanager
+    def session(
+        self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
+    ) -> Iterator[SnowflakeSession]:
+        with self._connect() as connection:
+            session = SnowflakeSession(connection, self.purpose)
+            if secret is not None:
+                session.set_secret(secret)
+            yield session
+
+    def exists(self, database: str) -> bool:
+        with self._connect() as connection:
+            cursor = connection.cursor()
+            cursor.execute("SHOW DATABASES")
+            names = {row[1] for row in cursor.fetchall()}
+        return to_snowflake_name(database) in names

@@ -1,0 +1,75 @@
+"""A Snowflake wire-protocol server for the tests: fakesnow, with its known gaps bridged in test set-up.
+
+fakesnow (DuckDB behind Snowflake's HTTP protocol) runs our product code unchanged, except for what it
+does not implement. Each gap is bridged here, never in the product:
+
+* ``ALTER SESSION SET QUERY_TAG``, ``CREATE ROLE``, ``GRANT``, ``REVOKE``, ``CREATE WAREHOUSE`` and ``USE
+  WAREHOUSE`` are accepted as no-ops (fakesnow's ``nop_regexes``, sent at login);
+* ``SET var = ?`` with a server-side bind stores the placeholder instead of the value; Snowflake binds it.
+  A shim binds it (as a literal, inside the fake server only) before fakesnow parses the statement;
+* ``ALTER TABLE a SWAP WITH b`` is not parsed; the shim performs it as three renames in one transaction,
+  which is what the swap means.
+
+The README lists these differences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+NOP_REGEXES = [
+    r"^\s*ALTER\s+SESSION\s+SET\s+QUERY_TAG\b.*",
+    r"^\s*CREATE\s+(OR\s+REPLACE\s+)?ROLE\b.*",
+    r"^\s*(GRANT|REVOKE)\b.*",
+    r"^\s*CREATE\s+(OR\s+REPLACE\s+)?WAREHOUSE\b.*",
+    r"^\s*USE\s+WAREHOUSE\b.*",
+]
+_SET_BIND = re.compile(r"^\s*SET\s+(\w+)\s*=\s*\?\s*$", re.IGNORECASE)
+_SWAP = re.compile(r"^\s*ALTER\s+TABLE\s+(\S+)\s+SWAP\s+WITH\s+(\S+)\s*$", re.IGNORECASE)
+
+_patched = False
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _patch_fakesnow() -> None:
+    """Bridge the gaps listed in the module docstring (once per process)."""
+    global _patched
+    if _patched:
+        return
+    from fakesnow.cursor import FakeSnowflakeCursor
+
+    original = FakeSnowflakeCursor.execute
+
+    def execute(self: Any, command: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        bound = kwargs.get("binding_params") or params
+        if (match := _SET_BIND.match(command)) and bound:
+            kwargs.pop("binding_params", None)
+            return original(self, f"SET {match.group(1)} = {_literal(next(iter(bound)))}", None, *args, **kwargs)
+        if match := _SWAP.match(command):
+            staging, target = match.group(1), match.group(2)
+            schema = target.rsplit(".", 1)[0] if "." in target else ""
+            parked = f'{schema}."__SWAP_PARKING"' if schema else '"__SWAP_PARKING"'
+            original(self, f"ALTER TABLE {target} RENAME TO {parked}", None)
+            original(self, f"ALTER TABLE {staging} RENAME TO {target}", None)
+            return original(self, f"ALTER TABLE {parked} RENAME TO {staging}", None)
+        return original(self, command, params, *args, **kwargs)
+
+    FakeSnowflakeCursor.execute = execute
+    _patched = True
+
+
+@contextmanager
+def fakesnow_server() -> Iterator[dict[str, Any]]:
+    """Start the server (a thread of this process) and yield ``snowflake.connector.connect`` kwargs."""
+    import fakesnow
+
+    _patch_fakesnow()
+    with fakesnow.server() as kwargs:
+        session_parameters = {**kwargs.pop("session_parameters", {}), "nop_regexes": NOP_REGEXES}
+        yield {**kwargs, "session_parameters": session_parameters, "network_timeout": 60}

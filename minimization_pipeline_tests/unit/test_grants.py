@@ -1,0 +1,419 @@
+"""Grants as code: the SQL parses as Snowflake, and what it grants (read back from the text) is the article's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlglot
+import yaml
+from sqlglot import exp
+
+from minimization_pipeline.grants import (
+    GrantsError,
+    apply_grants,
+    parse_sql,
+    privilege_matrix,
+    quote,
+    render_grants,
+    to_script,
+    user_roles,
+)
+from minimization_pipeline.policy import Databases, DeveloperRole, Policy, PolicyError, RolesPolicy, load_policy
+
+DEMO_POLICY = Path(__file__).resolve().parents[2] / "minimization.yaml"
+
+
+@pytest.fixture(scope="module")
+def script() -> str:
+    return to_script(render_grants(load_policy(DEMO_POLICY).roles))
+
+
+def _read(database: str) -> set[tuple[str, str]]:
+    """What a role that reads a whole database gets: the article's seven grants."""
+    return {
+        (f"DATABASE {database}", "USAGE"),
+        (f"ALL SCHEMAS IN DATABASE {database}", "USAGE"),
+        (f"FUTURE SCHEMAS IN DATABASE {database}", "USAGE"),
+        (f"ALL TABLES IN DATABASE {database}", "SELECT"),
+        (f"FUTURE TABLES IN DATABASE {database}", "SELECT"),
+        (f"ALL VIEWS IN DATABASE {database}", "SELECT"),
+        (f"FUTURE VIEWS IN DATABASE {database}", "SELECT"),
+    }
+
+
+#: The whole privilege matrix of the demo policy, written out. Beyond the article's excerpt: usage on
+#: each role's warehouse, and DEVELOPER's usage on DEV (a role cannot use a database it has no usage on).
+EXPECTED_MATRIX = {
+    "LOADER": {
+        ("WAREHOUSE LOADING", "USAGE"),
+        ("DATABASE RAW", "USAGE"),
+        ("DATABASE RAW", "CREATE SCHEMA"),
+    },
+    "DEVELOPER": {
+        ("WAREHOUSE DEVELOPING", "USAGE"),
+        ("DATABASE RAW", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE RAW", "USAGE"),
+        ("DATABASE RAW_SAFE", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE RAW_SAFE", "USAGE"),
+        ("FUTURE SCHEMAS IN DATABASE RAW_SAFE", "USAGE"),
+        ("ALL TABLES IN DATABASE RAW_SAFE", "SELECT"),
+        ("FUTURE TABLES IN DATABASE RAW_SAFE", "SELECT"),
+        ("ALL VIEWS IN DATABASE RAW_SAFE", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE RAW_SAFE", "SELECT"),
+        ("DATABASE DEV", "USAGE"),
+        ("DATABASE DEV", "CREATE SCHEMA"),
+    },
+    "TRANSFORMER": {
+        ("WAREHOUSE TRANSFORMING", "USAGE"),
+        ("DATABASE RAW", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE RAW", "USAGE"),
+        ("FUTURE SCHEMAS IN DATABASE RAW", "USAGE"),
+        ("ALL TABLES IN DATABASE RAW", "SELECT"),
+        ("FUTURE TABLES IN DATABASE RAW", "SELECT"),
+        ("ALL VIEWS IN DATABASE RAW", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE RAW", "SELECT"),
+        ("DATABASE ANALYTICS", "OWNERSHIP"),
+    },
+    "REPORTER": {
+        ("WAREHOUSE REPORTING", "USAGE"),
+        ("DATABASE PUBLIC", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE PUBLIC", "USAGE"),
+        ("FUTURE SCHEMAS IN DATABASE PUBLIC", "USAGE"),
+        ("ALL TABLES IN DATABASE PUBLIC", "SELECT"),
+        ("FUTURE TABLES IN DATABASE PUBLIC", "SELECT"),
+        ("ALL VIEWS IN DATABASE PUBLIC", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE PUBLIC", "SELECT"),
+    },
+}
+
+#: The article's grants, its three blocks verbatim (its `create` and `create_schema` are Snowflake's
+#: CREATE SCHEMA).
+ARTICLE_SQL = """
+create role loader;
+grant usage on database RAW to loader;
+grant create on database RAW to loader;
+create role developer;
+grant usage on database RAW to developer;
+
+create role developer;
+-- need usage on RAW to use views in RAW_SAFE that select from RAW
+grant usage on database RAW to developer;
+grant usage on all schemas in database RAW to developer;
+grant usage on database RAW_SAFE to developer;
+grant usage on all schemas in database RAW_SAFE to developer;
+grant usage on future schemas in database RAW_SAFE to developer;
+grant select on all tables in database RAW_SAFE to developer;
+grant select on future tables in database RAW_SAFE to developer;
+grant select on all views in database RAW_SAFE to developer;
+grant select on future views in database RAW_SAFE to developer;
+grant create_schema on database dev to developer;
+
+create role transformer;
+grant usage on database RAW to transformer;
+grant usage on all schemas in database RAW to transformer;
+grant usage on future schemas in database RAW to transformer;
+grant select on all tables in database RAW to transformer;
+grant select on future tables in database RAW to transformer;
+grant select on all views in database RAW to transformer;
+grant select on future views in database RAW to transformer;
+grant ownership on database analytics to transformer;
+"""
+
+
+def _on_database(on: str) -> str:
+    """`FUTURE TABLES IN DATABASE RAW` -> `RAW`; `DATABASE RAW` -> `RAW`; `WAREHOUSE X` -> ``."""
+    if on.startswith("WAREHOUSE "):
+        return ""
+    return on.rsplit(" ", 1)[-1]
+
+
+# --------------------------------------------------------------------------------- the SQL is Snowflake
+
+
+def test_every_statement_parses_as_snowflake(script: str) -> None:
+    lines = script.splitlines()
+    assert len(lines) == 45
+    for line in lines:
+        assert line.endswith(";") and line.count(";") == 1, line
+        parsed = sqlglot.parse(line, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
+        assert len([p for p in parsed if p is not None]) == 1, line
+    assert len(sqlglot.parse(script, read="snowflake")) == len(lines)
+
+
+def test_which_statements_sqlglot_structures_and_which_it_keeps_as_commands(script: str) -> None:
+    """sqlglot 30.22 parses plain GRANTs and CREATE WAREHOUSE/DATABASE; `grants.py` reads the rest itself.
+
+    If a sqlglot upgrade changes this, `parse_sql` must be checked for the new shapes (it refuses
+    anything it does not know, so the matrix tests would fail rather than pass wrongly).
+    """
+    kinds: dict[str, set[str]] = {}
+    for statement in sqlglot.parse(script, read="snowflake"):
+        text = statement.sql(dialect="snowflake")
+        head = " ".join(text.split()[:3])
+        kinds.setdefault(type(statement).__name__, set()).add(
+            "FUTURE/ALL" if " IN DATABASE " in text else "COPY CURRENT GRANTS" if "COPY" in text else head
+        )
+    assert kinds["Command"] == {"CREATE ROLE IF", "FUTURE/ALL", "COPY CURRENT GRANTS"}
+    assert kinds["Create"] == {"CREATE WAREHOUSE IF", "CREATE DATABASE IF"}
+    assert kinds["Grant"] == {"GRANT USAGE ON", "GRANT CREATE SCHEMA"}
+
+
+def test_statement_order_is_roles_warehouses_databases_then_grants(script: str) -> None:
+    heads = [" ".join(line.split()[:2]) for line in script.splitlines()]
+    first_grant = heads.index("GRANT USAGE")
+    assert heads[:4] == ["CREATE ROLE"] * 4
+    assert heads[4:8] == ["CREATE WAREHOUSE"] * 4
+    assert heads[8:13] == ["CREATE DATABASE"] * 5
+    assert first_grant == 13 and all(head.startswith("GRANT") for head in heads[first_grant:])
+
+
+def test_output_is_deterministic() -> None:
+    once = to_script(render_grants(load_policy(DEMO_POLICY).roles))
+    assert once == to_script(render_grants(load_policy(DEMO_POLICY).roles))
+    assert once == to_script(render_grants(Policy().roles))  # the demo section equals the defaults
+
+
+def test_creates_the_roles_small_auto_suspending_warehouses_and_databases(script: str) -> None:
+    parsed = parse_sql(script)
+    assert parsed.created == (
+        ("ROLE", "LOADER"),
+        ("ROLE", "DEVELOPER"),
+        ("ROLE", "TRANSFORMER"),
+        ("ROLE", "REPORTER"),
+        ("WAREHOUSE", "LOADING"),
+        ("WAREHOUSE", "DEVELOPING"),
+        ("WAREHOUSE", "TRANSFORMING"),
+        ("WAREHOUSE", "REPORTING"),
+        ("DATABASE", "RAW"),
+        ("DATABASE", "RAW_SAFE"),
+        ("DATABASE", "DEV"),
+        ("DATABASE", "ANALYTICS"),
+        ("DATABASE", "PUBLIC"),
+    )
+    for properties in parsed.warehouse_properties.values():
+        assert properties == {
+            "WAREHOUSE_SIZE": "XSMALL",
+            "AUTO_SUSPEND": "60",
+            "AUTO_RESUME": "TRUE",
+            "INITIALLY_SUSPENDED": "TRUE",
+        }
+    creates = [s for s in sqlglot.parse(script, read="snowflake") if isinstance(s, exp.Create)]
+    assert creates and all(s.args.get("exists") for s in creates)  # IF NOT EXISTS: safe to re-run
+
+
+# --------------------------------------------------------------------------------- the privilege matrix
+
+
+def test_privilege_matrix_is_the_articles(script: str) -> None:
+    assert privilege_matrix(script) == EXPECTED_MATRIX
+    assert user_roles(script) == {}
+
+
+def test_the_articles_own_grants_are_all_there(script: str) -> None:
+    """Read the article's SQL with the same parser: each of its grants is in ours, and ours adds only
+    the warehouses and DEVELOPER's usage on DEV."""
+    article = privilege_matrix(ARTICLE_SQL)
+    article["LOADER"] = {(on, "CREATE SCHEMA" if p == "CREATE" else p) for on, p in article["LOADER"]}
+    ours = privilege_matrix(script)
+    assert set(article) == {"LOADER", "DEVELOPER", "TRANSFORMER"}
+    for role, grants in article.items():
+        assert ours[role] - grants == {(f"WAREHOUSE {w}", "USAGE") for w in _warehouses(role)} | (
+            {("DATABASE DEV", "USAGE")} if role == "DEVELOPER" else set()
+        )
+        assert grants <= ours[role]
+    article_roles = {name for kind, name in parse_sql(ARTICLE_SQL).created if kind == "ROLE"}
+    assert article_roles == {"LOADER", "DEVELOPER", "TRANSFORMER"}
+    assert article_roles <= {name for kind, name in parse_sql(script).created if kind == "ROLE"}
+
+
+def _warehouses(role: str) -> set[str]:
+    return {"LOADER": {"LOADING"}, "DEVELOPER": {"DEVELOPING"}, "TRANSFORMER": {"TRANSFORMING"}}[role]
+
+
+def test_developer_cannot_select_raw_tables(script: str) -> None:
+    developer = privilege_matrix(script)["DEVELOPER"]
+    on_raw = {(on, privilege) for on, privilege in developer if _on_database(on) == "RAW"}
+    assert on_raw == {("DATABASE RAW", "USAGE"), ("ALL SCHEMAS IN DATABASE RAW", "USAGE")}
+    assert not any(on.startswith("FUTURE") for on, _ in on_raw)
+    assert not any(privilege == "SELECT" for _, privilege in on_raw)
+
+
+def test_transformer_gets_nothing_on_raw_safe(script: str) -> None:
+    transformer = privilege_matrix(script)["TRANSFORMER"]
+    assert not [grant for grant in transformer if _on_database(grant[0]) == "RAW_SAFE"]
+    assert _read("RAW") <= transformer
+    assert ("DATABASE ANALYTICS", "OWNERSHIP") in transformer
+
+
+def test_only_the_transformer_owns_anything(script: str) -> None:
+    owners = {role for role, grants in privilege_matrix(script).items() for _, p in grants if p == "OWNERSHIP"}
+    assert owners == {"TRANSFORMER"}
+
+
+def test_reader_reads_public_and_nothing_else(script: str) -> None:
+    reader = privilege_matrix(script)["REPORTER"]
+    assert reader == _read("PUBLIC") | {("WAREHOUSE REPORTING", "USAGE")}
+    assert {_on_database(on) for on, _ in reader} == {"PUBLIC", ""}
+
+
+def test_only_the_loader_creates_in_raw_and_nobody_else_selects_raw_but_the_transformer(script: str) -> None:
+    matrix = privilege_matrix(script)
+    assert ("DATABASE RAW", "CREATE SCHEMA") in matrix["LOADER"]
+    raw_writers = {r for r, grants in matrix.items() if ("DATABASE RAW", "CREATE SCHEMA") in grants}
+    raw_readers = {r for r, grants in matrix.items() for on, p in grants if p == "SELECT" and _on_database(on) == "RAW"}
+    assert raw_writers == {"LOADER"}
+    assert raw_readers == {"TRANSFORMER"}
+
+
+def test_custom_names_flow_into_the_sql() -> None:
+    roles = RolesPolicy(
+        databases=Databases(raw="LANDING", raw_safe="LANDING_SAFE"),
+        developer=DeveloperRole(name="analyst", warehouse="dev_wh"),
+        warehouse_size="SMALL",
+        auto_suspend_seconds=120,
+    )
+    sql = to_script(render_grants(roles))
+    matrix = privilege_matrix(sql)
+    assert "DEVELOPER" not in matrix
+    assert ("FUTURE TABLES IN DATABASE LANDING_SAFE", "SELECT") in matrix["ANALYST"]
+    assert ("WAREHOUSE DEV_WH", "USAGE") in matrix["ANALYST"]
+    assert not [g for g in matrix["TRANSFORMER"] if _on_database(g[0]) == "LANDING_SAFE"]
+    assert parse_sql(sql).warehouse_properties["DEV_WH"]["WAREHOUSE_SIZE"] == "SMALL"
+    assert parse_sql(sql).warehouse_properties["DEV_WH"]["AUTO_SUSPEND"] == "120"
+
+
+def test_a_shared_warehouse_is_created_once() -> None:
+    policy = Policy.model_validate({"roles": {"loader": {"warehouse": "shared"}, "reader": {"warehouse": "SHARED"}}})
+    created = parse_sql(to_script(render_grants(policy.roles))).created
+    assert [name for kind, name in created if kind == "WAREHOUSE"] == ["SHARED", "DEVELOPING", "TRANSFORMING"]
+
+
+def test_roles_granted_to_users_and_roles() -> None:
+    policy = Policy.model_validate(
+        {"roles": {"transformer": {"grant_to_users": ["dbt_prod"], "grant_to_roles": ["SYSADMIN"]}}}
+    )
+    statements = render_grants(policy.roles)
+    assert statements[-2:] == [
+        'GRANT ROLE "TRANSFORMER" TO ROLE "SYSADMIN"',
+        'GRANT ROLE "TRANSFORMER" TO USER "DBT_PROD"',
+    ]
+    sql = to_script(statements)
+    assert user_roles(sql) == {"DBT_PROD": {"TRANSFORMER"}}
+    assert privilege_matrix(sql)["SYSADMIN"] == {("ROLE TRANSFORMER", "USAGE")}
+
+
+# ------------------------------------------------------------------------------------------ hostile names
+
+HOSTILE = [
+    'RAW"; DROP DATABASE RAW; --',
+    "RAW; DROP DATABASE RAW",
+    "raw safe",
+    'x"y',
+    "1RAW",
+    "",
+    "RAW\n",
+    "a" * 256,
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_are_refused_by_the_policy(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump({"roles": {"developer": {"name": name}, "databases": {"raw_safe": name}}}))
+    with pytest.raises(PolicyError) as raised:
+        load_policy(path)
+    message = str(raised.value)
+    assert "hostile.yaml: roles.developer.name: " in message
+    assert "hostile.yaml: roles.databases.raw_safe: " in message
+    assert "not a plain Snowflake name" in message
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_are_refused_when_rendering_even_without_validation(name: str) -> None:
+    """A policy built without pydantic's validation still cannot put SQL into the script."""
+    roles = RolesPolicy.model_construct(
+        **{**dict(RolesPolicy()), "databases": Databases.model_construct(**{**dict(Databases()), "raw": name})}
+    )
+    with pytest.raises(GrantsError, match="not a plain Snowflake name"):
+        render_grants(roles)
+    with pytest.raises(GrantsError):
+        quote(name)
+
+
+def test_names_are_quoted_so_keywords_stay_names() -> None:
+    """Every name is double-quoted: a role called SELECT or a database called TABLE is still a name."""
+    roles = RolesPolicy(databases=Databases(public="TABLE"), reader={"name": "select", "warehouse": "grant"})
+    sql = to_script(render_grants(roles))
+    assert 'GRANT SELECT ON FUTURE TABLES IN DATABASE "TABLE" TO ROLE "SELECT"' in sql
+    assert privilege_matrix(sql)["SELECT"] == _read("TABLE") | {("WAREHOUSE GRANT", "USAGE")}
+    assert quote("raw") == '"RAW"'
+
+
+# ------------------------------------------------------------------------------------ the strict reader
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP DATABASE RAW",
+        "GRANT USAGE ON DATABASE RAW TO SHARE s",
+        "GRANT SELECT ON FUTURE SCHEMAS IN DATABASE RAW TO ROLE r",  # SELECT does not apply to schemas
+        "GRANT SELECT ON FUTURE TABLES IN SCHEMA RAW.APP TO ROLE r",
+        "GRANT ROLE r TO SHARE s",
+        "GRANT OWNERSHIP ON DATABASE RAW TO ROLE r COPY CURRENT GRANTS EXTRA",
+        "CREATE ROLE IF NOT EXISTS r COMMENT = 'x'",
+        "CREATE TABLE t (a INT)",
+        "GRANT USAGE ON FUTURE SCHEMAS IN DATABASE RAW TO ROLE r; SELECT 1",
+        'GRANT USAGE ON DATABASE "RAW TO ROLE r',  # unterminated quote
+    ],
+)
+def test_the_reader_refuses_sql_it_does_not_write(sql: str) -> None:
+    with pytest.raises(GrantsError):
+        parse_sql(sql)
+
+
+def test_the_reader_follows_snowflake_case_rules() -> None:
+    matrix = privilege_matrix(
+        'GRANT SELECT ON FUTURE VIEWS IN DATABASE raw TO ROLE "Mixed"; GRANT USAGE ON DATABASE "raw" TO r'
+    )
+    assert matrix == {"Mixed": {("FUTURE VIEWS IN DATABASE RAW", "SELECT")}, "R": {("DATABASE raw", "USAGE")}}
+
+
+# ---------------------------------------------------------------------------------------------- apply
+
+
+class _RecordingSession:
+    def __init__(self) -> None:
+        self.executed: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.executed.append(sql)
+
+
+class _FakeWarehouse:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.sessions: list[_RecordingSession] = []
+
+    @contextmanager
+    def session(self) -> Iterator[_RecordingSession]:
+        session = _RecordingSession()
+        self.sessions.append(session)
+        yield session
+
+
+def test_apply_runs_each_statement_once_in_order_on_snowflake() -> None:
+    statements = render_grants(RolesPolicy())
+    warehouse = _FakeWarehouse("snowflake")
+    assert apply_grants(warehouse, statements) == len(statements)  # type: ignore[arg-type]
+    assert [s.executed for s in warehouse.sessions] == [statements]
+
+
+def test_apply_refuses_duckdb() -> None:
+    warehouse = _FakeWarehouse("duckdb")
+    with pytest.raises(GrantsError, match="grants are a Snowflake feature: the duckdb warehouse has no roles"):
+        apply_grants(warehouse, render_grants(RolesPolicy()))  # type: ignore[arg-type]
+    assert warehouse.sessions == []
