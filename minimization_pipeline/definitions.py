@@ -23,9 +23,8 @@ from minimization_pipeline.defs.grants import warehouse_grants
 from minimization_pipeline.defs.raw import raw_specs
 from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
 from minimization_pipeline.defs.replicate import replicate_new_raw_tables
-from minimization_pipeline.defs.resources import MinimizationResource
+from minimization_pipeline.defs.resources import load_time_pipeline, minimization_resource
 from minimization_pipeline.defs.sensors import build_raw_schema_sensor
-from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.policy import Treatment
 from minimization_pipeline.settings import DBT_PROJECT_DIR, Settings, load_settings
 
@@ -36,11 +35,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     from minimization_pipeline.defs.dbt import dbt_models
     from minimization_pipeline.defs.public import public_asset
 
-    pipeline = Pipeline(settings.data_dir, settings.policy_path)
-    policy = pipeline.policy()
-    catalog = pipeline.raw_catalog_or_snapshot()
+    with load_time_pipeline(settings) as pipeline:
+        policy = pipeline.policy()
+        catalog = pipeline.raw_catalog_or_snapshot()
+        copies = {(t.schema, t.name) for t in pipeline.raw_safe_catalog_or_snapshot().tables}
     present = {(t.schema, t.name) for t in catalog.tables}
-    copies = {(t.schema, t.name) for t in pipeline.raw_safe_catalog_or_snapshot().tables}
     statuses = {table: PRESENT for table in present}
     statuses |= {table: DROPPED for table in copies - present}
     statuses |= {table: ABSENT for table in set(policy.named_tables()) - present - copies}
@@ -55,7 +54,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *safe_assets,
             dbt_models,
             *(
-                public_asset(model, settings.dbt_models_database, bool(policy.public.tables[model].l_diversity))
+                public_asset(
+                    model,
+                    settings.dbt_models_database,
+                    bool(policy.public.tables[model].l_diversity),
+                    settings.dbt_schema,
+                    settings.warehouse,
+                )
                 for model in sorted(policy.public.tables)
             ),
         ],
@@ -67,11 +72,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[hourly_minimization_schedule],
         sensors=[build_raw_schema_sensor(frozenset(present), settings.sensor_interval_s, settings.dagster_url)],
         resources={
-            "minimization": MinimizationResource(
-                data_dir=str(settings.data_dir), policy_path=str(settings.policy_path)
-            ),
+            "minimization": minimization_resource(settings),
             "dbt": DbtCliResource(
-                project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target=settings.dbt_target
+                project_dir=str(DBT_PROJECT_DIR),
+                profiles_dir=str(DBT_PROJECT_DIR),
+                profile=settings.dbt_profile,
+                target=settings.dbt_target,
             ),
         },
         # DuckDB allows one writer per file: steps of a run share one process, one at a time.

@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import exp
-
 from minimization_pipeline.anonymize.engine import TableResult, publish
 from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
 from minimization_pipeline.catalog import Catalog, Table
@@ -98,6 +95,11 @@ class Pipeline:
             return self.raw_catalog(QUICK_LOCK_TIMEOUT_S)
         except (WarehouseLockedError, FileNotFoundError):
             return Catalog.load(self.data_dir / CATALOG_SNAPSHOT) or Catalog(RAW)
+        except Exception:
+            if self.snowflake is None:
+                raise
+            # Snowflake unreachable (network, credentials): the code location still loads from the snapshot
+            return Catalog.load(self.data_dir / CATALOG_SNAPSHOT) or Catalog(RAW)
 
     def raw_safe_catalog(self, lock_timeout_s: float = 120.0) -> Catalog:
         """The published RAW_SAFE tables and views (staging tables left out); empty before the first run."""
@@ -115,6 +117,10 @@ class Pipeline:
         try:
             return self.raw_safe_catalog(QUICK_LOCK_TIMEOUT_S)
         except WarehouseLockedError:
+            return Catalog.load(self.data_dir / RAW_SAFE_SNAPSHOT) or Catalog(RAW_SAFE)
+        except Exception:
+            if self.snowflake is None:
+                raise
             return Catalog.load(self.data_dir / RAW_SAFE_SNAPSHOT) or Catalog(RAW_SAFE)
 
     def schema_sync(
@@ -212,13 +218,8 @@ class Pipeline:
         if not columns:
             return {}
         source = TableRef(RAW, raw_table.schema, raw_table.name)
-        sample = sqlglot.parse_one(
-            f"SELECT 1 FROM t USING SAMPLE RESERVOIR ({SAMPLE_ROWS} ROWS) REPEATABLE (42)", read="duckdb"
-        )
-        sample.set("expressions", [exp.column(name, quoted=True) for name in columns])
-        sample.set("from_", exp.From(this=source.expression()))
         with self.warehouse().session(read=[RAW]) as session:
-            rows = session.fetch_all(sample)  # native values: dates stay dates for the detectors
+            rows = session.sample_rows(source, columns, SAMPLE_ROWS, seed=42)  # native values: dates stay dates
         samples = {name: [row[i] for row in rows if row[i] is not None] for i, name in enumerate(columns)}
         types = [(c.name, c.data_type) for c in raw_table.columns if c.name in set(columns)]
         return classify_table(types, samples)
@@ -227,18 +228,18 @@ class Pipeline:
         plan = self.plan_raw_safe(schema, table)
         return publish(self.warehouse(), plan, self.secret())
 
-    def plan_public(self, model: str, models_database: str) -> TablePlan:
+    def plan_public(self, model: str, models_database: str, models_schema: str = "main") -> TablePlan:
         policy = self.policy()
         table_policy = policy.public.tables.get(model)
         if table_policy is None:
             raise PolicyError(f"public.{model}: not listed under public.tables in {self.policy_path.name}")
         with self.warehouse().session(read=[models_database]) as session:
             catalog = session.catalog(models_database)
-        table = catalog.get("main", model)
+        table = catalog.get(models_schema, model)
         if table is None:
-            raise PolicyError(f"{models_database}.main.{model}: dbt model not built yet")
+            raise PolicyError(f"{models_database}.{models_schema}.{model}: dbt model not built yet")
         return plan_public(table, table_policy, table_policy.k or policy.public.k, models_database, PUBLIC)
 
-    def publish_public(self, model: str, models_database: str) -> TableResult:
-        plan = self.plan_public(model, models_database)
+    def publish_public(self, model: str, models_database: str, models_schema: str = "main") -> TableResult:
+        plan = self.plan_public(model, models_database, models_schema)
         return publish(self.warehouse(), plan, self.secret())

@@ -7,8 +7,10 @@ does not implement. Each gap is bridged here, never in the product:
   WAREHOUSE`` are accepted as no-ops (fakesnow's ``nop_regexes``, sent at login);
 * ``SET var = ?`` with a server-side bind stores the placeholder instead of the value; Snowflake binds it.
   A shim binds it (as a literal, inside the fake server only) before fakesnow parses the statement;
-* ``ALTER TABLE a SWAP WITH b`` is not parsed; the shim performs it as three renames in one transaction,
-  which is what the swap means.
+* ``ALTER TABLE a SWAP WITH b`` is not parsed; the shim performs it as three renames, which is what
+  the swap means (Snowflake does it atomically);
+* ``TO_NUMBER(x, 'XXXX')`` (hex digits) raises "not implemented"; the shim gives DuckDB's equivalent,
+  ``CAST('0x' || x AS BIGINT)`` (HUGEINT past 15 digits).
 
 The README lists these differences.
 """
@@ -31,6 +33,8 @@ _SET_BIND = re.compile(r"^\s*SET\s+(\w+)\s*=\s*\?\s*$", re.IGNORECASE)
 _SWAP = re.compile(r"^\s*ALTER\s+TABLE\s+(\S+)\s+SWAP\s+WITH\s+(\S+)\s*$", re.IGNORECASE)
 
 _patched = False
+#: Every SQL text the fake server received, with whether it came with bound values (for the secret tests).
+RECEIVED: list[tuple[str, bool]] = []
 
 
 def _literal(value: object) -> str:
@@ -48,6 +52,8 @@ def _patch_fakesnow() -> None:
 
     def execute(self: Any, command: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         bound = kwargs.get("binding_params") or params
+        if kwargs.get("server") and (not RECEIVED or RECEIVED[-1] != (command, bool(bound))):
+            RECEIVED.append((command, bool(bound)))  # an executemany arrives once per row: kept once
         if (match := _SET_BIND.match(command)) and bound:
             kwargs.pop("binding_params", None)
             return original(self, f"SET {match.group(1)} = {_literal(next(iter(bound)))}", None, *args, **kwargs)
@@ -61,6 +67,21 @@ def _patch_fakesnow() -> None:
         return original(self, command, params, *args, **kwargs)
 
     FakeSnowflakeCursor.execute = execute
+
+    from fakesnow import transforms
+    from sqlglot import exp
+
+    to_decimal = transforms.to_decimal
+
+    def hex_aware_to_decimal(expression: Any) -> Any:
+        if isinstance(expression, exp.ToNumber):
+            fmt = expression.args.get("format")
+            if isinstance(fmt, exp.Literal) and fmt.is_string and set(fmt.name.upper()) == {"X"}:
+                kind = "HUGEINT" if len(fmt.name) > 15 else "BIGINT"  # as our DuckDB side renders it
+                return exp.cast(exp.DPipe(this=exp.Literal.string("0x"), expression=expression.this), kind)
+        return to_decimal(expression)
+
+    transforms.to_decimal = hex_aware_to_decimal
     _patched = True
 
 

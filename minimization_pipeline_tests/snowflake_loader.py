@@ -1,13 +1,15 @@
 """Load the demo RAW database into a Snowflake (the fakesnow server): what Fivetran or Airbyte would do.
 
 Tables are created with unquoted, upper-case names and Snowflake types, as loaders create them, and the
-rows are sent with server-side bound ``executemany`` in chunks.
+rows are sent as multi-row literal ``INSERT`` statements.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,15 @@ import duckdb
 
 _TYPES = {"BIGINT": "NUMBER(38,0)", "INTEGER": "NUMBER(38,0)", "VARCHAR": "VARCHAR", "DOUBLE": "FLOAT"}
 CHUNK = 5_000
+
+
+def _literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool | int | float | Decimal):
+        return str(value)
+    text = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else str(value)
+    return "'" + text.replace("'", "''") + "'"
 
 
 def snowflake_type(duckdb_type: str) -> str:
@@ -47,15 +58,14 @@ def load_raw(duckdb_file: Path, connect: Callable[[], AbstractContextManager[Any
                 cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {database}.{schema.upper()}")
                 ddl = ", ".join(f"{column.upper()} {snowflake_type(kind)}" for column, kind in columns)
                 cursor.execute(f"CREATE OR REPLACE TABLE {name} ({ddl})")
-                # decimals travel as text: fakesnow reads a FIXED binding as an integer (Snowflake casts text)
-                select = ", ".join(
-                    f'CAST("{column}" AS VARCHAR)' if kind.startswith("DECIMAL") else f'"{column}"'
-                    for column, kind in columns
-                )
-                rows = source.execute(f'SELECT {select} FROM "{schema}"."{table}"').fetchall()
-                insert = f"INSERT INTO {name} VALUES ({', '.join('?' for _ in columns)})"
+                # rows as literal VALUES, thousands per statement: fakesnow runs a bound executemany row by
+                # row (a minute for the demo). Snowflake casts the quoted dates and timestamps on insert.
+                rows = [
+                    "(" + ", ".join(_literal(value) for value in row) + ")"
+                    for row in source.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
+                ]
                 for start in range(0, len(rows), CHUNK):
-                    cursor.executemany(insert, rows[start : start + CHUNK])
+                    cursor.execute(f"INSERT INTO {name} VALUES {', '.join(rows[start : start + CHUNK])}")
                 counts[f"{schema}.{table}"] = len(rows)
     finally:
         source.close()

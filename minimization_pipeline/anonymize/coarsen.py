@@ -49,6 +49,7 @@ from minimization_pipeline.anonymize.metrics import class_extremes, column_scale
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.pseudonymize import base_type, is_text
 from minimization_pipeline.warehouse.base import WarehouseSession
+from minimization_pipeline.warehouse.functions import lower_median, ordered_mode
 
 #: Most distinct QI tuples the search is given (a few seconds and a few hundred MB at this size).
 TUPLE_BUDGET = 200_000
@@ -326,14 +327,13 @@ def choose(session: WarehouseSession, plan: TablePlan, budget: int | None = None
 def representative(column: ColumnPlan, value: exp.Expression) -> exp.Expression:
     """A real value of the group, type kept: discrete median for numbers and dates, most common for text.
 
-    Both must be deterministic, so that reruns release the same values: the lower median is; a plain
+    Both should be deterministic, so that reruns release the same values: the lower median is; a plain
     `MODE` breaks ties by whichever thread saw a value first (it differs between runs on DuckDB), so the
-    values are fed in order and a tie goes to the smallest. (Snowflake: `MODE` has no order; use
-    `MIN` there or rank the counts.)
+    values are fed in order and a tie goes to the smallest (see :mod:`warehouse.functions` for Snowflake).
     """
     if column.qi_kind is QIKind.CATEGORICAL:
-        return _template("MODE(:v ORDER BY :v)", v=value)
-    return _template("QUANTILE_DISC(:v, 0.5)", v=value)
+        return ordered_mode(value)
+    return lower_median(value)
 
 
 def histogram_select(plan: TablePlan, coarsening: Coarsening, count: str, tuple_id: str) -> exp.Select:

@@ -466,7 +466,11 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
             session.drop(staging)
             session.create_view(plan.target, build_select(session, plan))
         else:
-            session.swap_in(staging, plan.target)
+            try:
+                session.swap_in(staging, plan.target)  # atomic: the old table or the new one, never neither
+            except BaseException:
+                session.drop(staging)  # interrupted before the swap: the published table is untouched
+                raise
     k_check = next(check for check in checks if check.name == verify.K_ANONYMITY)
     return TableResult(
         plan=plan,

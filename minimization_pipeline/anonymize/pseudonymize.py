@@ -18,6 +18,7 @@ from faker.providers.person.en_US import Provider as PersonProvider
 from sqlglot import exp
 
 from minimization_pipeline.policy import FakeKind, MaskStyle
+from minimization_pipeline.warehouse.functions import hex_to_int
 
 #: Hex characters of the digest a string pseudonym keeps: 128 bits, collision-free in practice.
 STRING_HASH_HEX = 32
@@ -62,7 +63,7 @@ def keyed_digest(value: exp.Expression, secret: exp.Expression) -> exp.Expressio
 
 def _digest_slice(digest: exp.Expression, index: int) -> exp.Expression:
     """The index-th independent 32-bit unsigned integer read from the digest (index 0..7)."""
-    return _template(f"CAST('0x' || SUBSTR(:d, {1 + 8 * index}, 8) AS BIGINT)", d=digest.copy())
+    return hex_to_int(_template(f"SUBSTR(:d, {1 + 8 * index}, 8)", d=digest.copy()), 8)
 
 
 def hash_value(value: exp.Expression, data_type: str, secret: exp.Expression) -> exp.Expression:
@@ -71,9 +72,8 @@ def hash_value(value: exp.Expression, data_type: str, secret: exp.Expression) ->
     if is_text(data_type):
         return _template(f"SUBSTR(:d, 1, {STRING_HASH_HEX})", d=digest)
     modulus = INTEGER_MAX[base_type(data_type)] + 1
-    return _template(
-        f"CAST(CAST('0x' || SUBSTR(:d, 1, 15) AS HUGEINT) % {modulus} AS {base_type(data_type)})", d=digest
-    )
+    sixty_bits = hex_to_int(_template("SUBSTR(:d, 1, 15)", d=digest), 15)
+    return _template(f"CAST(:h % {modulus} AS {base_type(data_type)})", h=sixty_bits)
 
 
 def mask_value(value: exp.Expression, style: MaskStyle) -> exp.Expression:
@@ -90,7 +90,14 @@ def mask_value(value: exp.Expression, style: MaskStyle) -> exp.Expression:
 
 @cache
 def vocabulary(name: str) -> tuple[str, ...]:
-    """Faker's en_US word lists: realistic values without shipping data of our own."""
+    """Faker's en_US word lists: realistic values without shipping data of our own (none holds `|`)."""
+    words = _vocabulary(name)
+    if any(WORD_SEPARATOR in word or not word for word in words):
+        raise ValueError(f"vocabulary {name!r} holds an empty word or the separator {WORD_SEPARATOR!r}")
+    return words
+
+
+def _vocabulary(name: str) -> tuple[str, ...]:
     if name == "first_name":
         return tuple(dict.fromkeys(PersonProvider.first_names))
     if name == "last_name":
@@ -104,14 +111,19 @@ def vocabulary(name: str) -> tuple[str, ...]:
     raise KeyError(name)
 
 
+WORD_SEPARATOR = "|"
+
+
 def _pick(words: str, slice_: exp.Expression, shift: int = 0) -> exp.Expression:
-    """words[(slice + shift) mod n], 1-based in SQL; `shift=1` always picks a different word."""
+    """words[(slice + shift) mod n], 1-based in SQL; `shift=1` always picks a different word.
+
+    The vocabulary is one text literal split with SPLIT_PART (1-based and typed text in DuckDB and
+    Snowflake alike), rather than an array, whose indexing base and element type differ between them.
+    """
     vocab = vocabulary(words)
-    array = exp.Array(expressions=[exp.Literal.string(word) for word in vocab])
     index = _template(f"1 + ((:s + {shift}) % {len(vocab)})", s=slice_.copy())
-    # offset=1: the index is already 1-based; without it sqlglot adds DuckDB's offset again, reading
-    # past the end (NULL) for one value in n and never picking the first word.
-    return exp.Bracket(this=array, expressions=[index], offset=1)
+    joined = exp.Literal.string(WORD_SEPARATOR.join(vocab))
+    return exp.Anonymous(this="SPLIT_PART", expressions=[joined, exp.Literal.string(WORD_SEPARATOR), index])
 
 
 def _fake_parts(kind: FakeKind, slices: list[exp.Expression], shift: int) -> exp.Expression:

@@ -17,6 +17,7 @@ from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.catalog import Table
 from minimization_pipeline.policy import Method, Pattern
 from minimization_pipeline.warehouse.base import TableRef, WarehouseSession
+from minimization_pipeline.warehouse.functions import for_dialect, regexp_contains
 
 K_ANONYMITY = "k_anonymity"
 NO_RAW_IDENTIFIERS = "no_raw_identifiers"
@@ -282,7 +283,7 @@ def _grouped_hits(output: TableRef, column: str, regex: str, tag: str) -> exp.Se
         .from_(output.expression())
         .group_by(_col(column))
     )
-    matches = exp.RegexpLike(this=_col("v"), expression=exp.Literal.string(regex))
+    matches = regexp_contains(_col("v"), regex)  # anywhere in the value, on every warehouse
     return exp.select(exp.Literal.string(tag).as_("tag"), _count_if(matches, _col("n")).as_("hits")).from_(
         values.subquery("g")
     )
@@ -352,4 +353,4 @@ def check_patterns(session: WarehouseSession, output: TableRef, plan: TablePlan)
 
 def sql_of(expression: exp.Expression, dialect: str) -> str:
     """Rendered SQL for metadata and debugging."""
-    return sqlglot.transpile(expression.sql(dialect=dialect), read=dialect, write=dialect)[0]
+    return sqlglot.transpile(for_dialect(expression, dialect).sql(dialect=dialect), read=dialect, write=dialect)[0]

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlglot import exp
 
 from minimization_pipeline.catalog import Catalog, Table
+from minimization_pipeline.warehouse.functions import for_dialect
 
 STAGING_SUFFIX = "__staging"
 
@@ -50,7 +51,7 @@ class WarehouseSession(abc.ABC):
         self.statements: list[str] = []
 
     def render(self, sql: str | exp.Expression) -> str:
-        text = sql if isinstance(sql, str) else sql.sql(dialect=self.dialect)
+        text = sql if isinstance(sql, str) else for_dialect(sql, self.dialect).sql(dialect=self.dialect)
         self.statements.append(text)
         return text
 
@@ -66,6 +67,10 @@ class WarehouseSession(abc.ABC):
 
     @abc.abstractmethod
     def catalog(self, database: str) -> Catalog: ...
+
+    @abc.abstractmethod
+    def sample_rows(self, ref: TableRef, columns: Sequence[str], rows: int, seed: int) -> list[tuple]:
+        """At most `rows` rows of `columns`, drawn at random in the warehouse, the same ones for a seed."""
 
     @abc.abstractmethod
     def describe(self, ref: TableRef) -> Table | None:

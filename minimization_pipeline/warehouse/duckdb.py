@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import sqlglot
 from sqlglot import exp
 
 from minimization_pipeline.catalog import Catalog, Table
@@ -67,6 +68,14 @@ class DuckDBSession(WarehouseSession):
             [database, STAGING_SUFFIX],
         )
         return Catalog.from_rows(database, rows)
+
+    def sample_rows(self, ref: TableRef, columns: Sequence[str], rows: int, seed: int) -> list[tuple]:
+        sample = sqlglot.parse_one(
+            f"SELECT 1 FROM t USING SAMPLE RESERVOIR ({int(rows)} ROWS) REPEATABLE ({int(seed)})", read="duckdb"
+        )
+        sample.set("expressions", [exp.column(name, quoted=True) for name in columns])
+        sample.set("from_", exp.From(this=ref.expression()))
+        return self.fetch_all(sample)  # native values: dates stay dates
 
     def describe(self, ref: TableRef) -> Table | None:
         rows = self.fetch_all(

@@ -17,16 +17,20 @@ carries a query tag (``minimization_pipeline:<purpose>``) so costs can be attrib
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlglot import exp
 
 from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseSession
+from minimization_pipeline.warehouse.functions import for_dialect
 
 SECRET_VARIABLE = "MINIMIZATION_SECRET"
 QUERY_TAG = "minimization_pipeline"
@@ -53,6 +57,25 @@ def engine_type(data_type: str, precision: int | None = None, scale: int | None 
     if kind in _FLOATS:
         return "DOUBLE"
     return _TIMESTAMPS.get(kind, kind)
+
+
+def _as_text(value: object) -> str | None:
+    """A pandas/numpy cell as text Snowflake casts back exactly (ISO dates, NaN and NaT as NULL)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
+        value = pd.Timestamp(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return str(value)
 
 
 def to_engine_name(name: str) -> str:
@@ -91,7 +114,7 @@ class SnowflakeSession(WarehouseSession):
         self.cursor.execute(self.render(f"ALTER SESSION SET QUERY_TAG = '{tag}'"))
 
     def render(self, sql: str | exp.Expression) -> str:
-        text = sql if isinstance(sql, str) else fold_identifiers(sql).sql(dialect=self.dialect)
+        text = sql if isinstance(sql, str) else fold_identifiers(for_dialect(sql, self.dialect)).sql(self.dialect)
         self.statements.append(text)
         return text
 
@@ -111,15 +134,20 @@ class SnowflakeSession(WarehouseSession):
         return self._run(sql, params).fetchall()
 
     def _columns(self, database: str, where: str, params: list[object]) -> list[tuple]:
+        """Columns of tables and views; a view is recognised in TABLES (type VIEW) or in VIEWS."""
         db = exp.to_identifier(to_snowflake_name(database), quoted=True).sql("snowflake")
         return self.fetch_all(
             f"""
-            SELECT c.table_schema, c.table_name, t.table_type, c.column_name, c.data_type,
-                   c.numeric_precision, c.numeric_scale
+            SELECT c.table_schema, c.table_name,
+                   CASE WHEN t.table_type = 'VIEW' OR v.table_name IS NOT NULL THEN 'VIEW' ELSE 'BASE TABLE' END,
+                   c.column_name, c.data_type, c.numeric_precision, c.numeric_scale
             FROM {db}.information_schema.columns AS c
-            JOIN {db}.information_schema.tables AS t
+            LEFT JOIN {db}.information_schema.tables AS t
               ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-            WHERE c.table_schema <> 'INFORMATION_SCHEMA' {where}
+            LEFT JOIN {db}.information_schema.views AS v
+              ON v.table_schema = c.table_schema AND v.table_name = c.table_name
+            WHERE c.table_schema <> 'INFORMATION_SCHEMA' AND (t.table_name IS NOT NULL OR v.table_name IS NOT NULL)
+              {where}
             ORDER BY c.table_schema, c.table_name, c.ordinal_position
             """,
             params,
@@ -145,6 +173,19 @@ class SnowflakeSession(WarehouseSession):
         rows = [row for row in rows if not to_engine_name(row[1]).endswith(STAGING_SUFFIX)]
         return self._catalog(database, rows)
 
+    def sample_rows(self, ref: TableRef, columns: Sequence[str], rows: int, seed: int) -> list[tuple]:
+        """A seeded Bernoulli sample sized for about twice `rows`, then cut: Snowflake's fixed-size sampling
+        takes no seed, and a sample that changed between runs would change the classification."""
+        table = fold_identifiers(ref.expression()).sql(self.dialect)
+        total = int(self.fetch_all(f"SELECT COUNT(*) FROM {table}")[0][0])
+        if total == 0:
+            return []
+        percent = min(100.0, math.ceil(2 * rows / total * 100 * 1000) / 1000)
+        names = ", ".join(fold_identifiers(exp.column(name, quoted=True)).sql(self.dialect) for name in columns)
+        return self.fetch_all(
+            f"SELECT {names} FROM {table} SAMPLE BERNOULLI ({percent}) SEED ({int(seed)}) LIMIT {int(rows)}"
+        )
+
     def describe(self, ref: TableRef) -> Table | None:
         rows = self._columns(
             ref.database,
@@ -163,26 +204,33 @@ class SnowflakeSession(WarehouseSession):
         self.execute(f"SET {SECRET_VARIABLE} = ?", [secret])
 
     def upload_temp(self, name: str, frame: pd.DataFrame, types: dict[str, exp.DataType]) -> exp.Table:
+        """Rows go up as text into a session-scoped table, then are cast to `types` in SQL.
+
+        Text bindings, because the connector types an array binding from its first row: a leading NULL
+        would send later dates as epoch numbers. Casting in SQL is also what the DuckDB side does.
+        """
         target = exp.Table(this=exp.to_identifier(name, quoted=True))
-        columns = [exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=types[c]) for c in frame.columns]
+        raw = exp.Table(this=exp.to_identifier(f"{name}__text", quoted=True))
+        text_type = exp.DataType.build("VARCHAR")
+        columns = [exp.ColumnDef(this=exp.to_identifier(c, quoted=True), kind=text_type) for c in frame.columns]
+        temporary = exp.Properties(expressions=[exp.TemporaryProperty()])
         self.execute(
             exp.Create(
-                this=exp.Schema(this=target.copy(), expressions=columns),
-                kind="TABLE",
-                replace=True,
-                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+                this=exp.Schema(this=raw.copy(), expressions=columns), kind="TABLE", replace=True, properties=temporary
             )
         )
         if len(frame):
             placeholders = ", ".join("?" for _ in frame.columns)
-            table_sql = fold_identifiers(target).sql("snowflake")
-            text = f"INSERT INTO {table_sql} VALUES ({placeholders})"
+            text = f"INSERT INTO {fold_identifiers(raw).sql('snowflake')} VALUES ({placeholders})"
             self.statements.append(text)
-            rows = [
-                tuple(None if pd.isna(value) else (value.item() if hasattr(value, "item") else value) for value in row)
-                for row in frame.itertuples(index=False, name=None)
-            ]
+            rows = [tuple(_as_text(value) for value in row) for row in frame.itertuples(index=False, name=None)]
             self.cursor.executemany(text, rows)
+        select = exp.select(
+            *(exp.cast(exp.column(c, quoted=True), types[c]).as_(c, quoted=True) for c in frame.columns)
+        ).from_(raw.copy())
+        self.execute(
+            exp.Create(this=target.copy(), kind="TABLE", replace=True, expression=select, properties=temporary.copy())
+        )
         return target
 
     def ensure_schema(self, database: str, schema: str) -> None:
@@ -198,9 +246,14 @@ class SnowflakeSession(WarehouseSession):
 
     def object_kind(self, ref: TableRef) -> str | None:
         db = exp.to_identifier(to_snowflake_name(ref.database), quoted=True).sql("snowflake")
+        key = [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)]
+        views = self.fetch_all(
+            f"SELECT 1 FROM {db}.information_schema.views WHERE table_schema = ? AND table_name = ?", key
+        )
+        if views:
+            return "view"
         rows = self.fetch_all(
-            f"SELECT table_type FROM {db}.information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)],
+            f"SELECT table_type FROM {db}.information_schema.tables WHERE table_schema = ? AND table_name = ?", key
         )
         if not rows:
             return None

@@ -158,3 +158,27 @@ def test_secret_is_never_in_any_sql_text(fresh_data: Path) -> None:
     assert len(warehouse.statements) > 20
     assert any("getvariable" in statement.lower() for statement in warehouse.statements)
     assert not [statement for statement in warehouse.statements if TEST_SECRET in statement]
+
+
+def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
+    pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DuckDB side of the staging/swap promise (the Snowflake side is in test_snowflake.py)."""
+    from minimization_pipeline.warehouse.duckdb import DuckDBSession
+
+    data_dir = copy_run_data(pipeline_run, tmp_path / "data")
+    before = table_digest(data_dir, "raw_safe", "app", "orders")
+
+    def killed(self: DuckDBSession, staging: object, target: object) -> None:
+        raise KeyboardInterrupt("killed between staging and swap")
+
+    monkeypatch.setattr(DuckDBSession, "swap_in", killed)
+    pipeline = Pipeline(data_dir, PROJECT_ROOT / "minimization.yaml")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.publish_raw_safe("app", "orders")
+    assert table_digest(data_dir, "raw_safe", "app", "orders") == before
+    with open_warehouse(data_dir, "raw_safe") as connection:
+        staging = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%__staging'"
+        ).fetchone()[0]
+    assert staging == 0
