@@ -180,7 +180,7 @@ def plan_public(
 ) -> TablePlan:
     """The plan for a PUBLIC table: only the columns the policy lists leave the warehouse."""
     source = TableRef(source_database, table.schema, table.name)
-    target = TableRef(target_database, "main", table.name)
+    target = TableRef(target_database, table.schema, table.name)  # PUBLIC mirrors the models schema
     columns = []
     for name, policy in table_policy.columns.items():
         column = table.column(name)

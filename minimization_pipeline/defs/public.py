@@ -19,7 +19,7 @@ def public_asset(
         group_name="public",
         kinds={kind},
         check_specs=check_specs(key, l_diversity),
-        description=f"public.main.{model}: the dbt model {model}, only the columns the policy lists, "
+        description=f"public.{models_schema}.{model}: the dbt model {model}, only the columns the policy lists, "
         "anonymized again with the public k.",
     )
     def _public(minimization: MinimizationResource):

@@ -20,7 +20,7 @@ from snowflake import connector as snowflake_connector
 
 from minimization_pipeline.anonymize import verify
 from minimization_pipeline.definitions import build_definitions
-from minimization_pipeline.defs.automation import SYNC_JOB
+from minimization_pipeline.defs.automation import HOURLY_JOB
 from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.settings import PROJECT_ROOT, load_settings
 from minimization_pipeline.warehouse.base import TableRef
@@ -31,6 +31,17 @@ from minimization_pipeline_tests.snowflake_loader import load_raw
 
 pytestmark = pytest.mark.slow
 
+PROD_PROFILE = ("--profile", "minimization_snowflake", "--target", "prod")
+DBT_MODELS = [
+    "stg_app__users",
+    "stg_app__orders",
+    "stg_app__events",
+    "stg_app__plans",
+    "stg_stripe__customers",
+    "stg_stripe__charges",
+    "customers",
+    "daily_revenue_by_plan",
+]
 RAW_SAFE_TABLES = [
     ("app", "events"),
     ("app", "orders"),
@@ -55,6 +66,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iter
         env.setenv("SNOWFLAKE_CONNECTION_ARGS", json.dumps(connect_args))
         env.setenv("MINIMIZATION_SECRET", TEST_SECRET)
         env.setenv("MINIMIZATION_DATA_DIR", str(tmp_path_factory.mktemp("snowflake_state")))
+        env.setenv("MINIMIZATION_DBT_TARGET", "dev")
+        # dbt-snowflake reads its connection from profiles.yml's env_var()s; fakesnow has no query tags
+        env.setenv("SNOWFLAKE_HOST", kwargs["host"])
+        env.setenv("SNOWFLAKE_PORT", str(kwargs["port"]))
+        env.setenv("SNOWFLAKE_PROTOCOL", kwargs["protocol"])
+        env.setenv("DBT_QUERY_TAG", "")
+        env.setenv("DBT_PROD_USER", kwargs["user"])
 
         @contextmanager
         def connect() -> Iterator[Any]:
@@ -65,17 +83,18 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iter
                 connection.close()
 
         load_raw(demo_data / "raw.duckdb", connect)
-        with connect() as connection:
-            connection.cursor().execute("CREATE DATABASE IF NOT EXISTS RAW_SAFE")
+        with connect() as connection:  # what the warehouse_grants job creates in production
+            for database in ("RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC"):
+                connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
         yield {"connect": connect, "kwargs": kwargs}
 
 
 @pytest.fixture(scope="module")
 def published(warehouse: dict[str, Any]) -> dg.ExecuteInProcessResult:
-    """Every RAW_SAFE asset (and its checks) run by Dagster against Snowflake."""
+    """The hourly job run by Dagster against Snowflake: RAW_SAFE, `dbt build` (dev, dbt-snowflake), PUBLIC."""
     fake.RECEIVED.clear()
     defs = build_definitions(load_settings())
-    job = defs.resolve_job_def(SYNC_JOB)
+    job = defs.resolve_job_def(HOURLY_JOB)
     return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
@@ -84,10 +103,12 @@ def query(warehouse: dict[str, Any], sql: str, params: list[object] | None = Non
         return connection.cursor().execute(sql, params).fetchall()
 
 
-def test_every_raw_safe_table_is_published_on_snowflake_with_its_checks(published: dg.ExecuteInProcessResult) -> None:
+def test_the_hourly_job_runs_end_to_end_on_snowflake(published: dg.ExecuteInProcessResult) -> None:
     assert published.success
     keys = {event.asset_key for event in published.get_asset_materialization_events()}
-    assert keys == {dg.AssetKey(["raw_safe", s, t]) for s, t in RAW_SAFE_TABLES}
+    assert {dg.AssetKey(["raw_safe", s, t]) for s, t in RAW_SAFE_TABLES} <= keys
+    assert {dg.AssetKey([model]) for model in DBT_MODELS} <= keys
+    assert dg.AssetKey(["public", "customers"]) in keys
     failed = [(e.asset_key, e.check_name) for e in published.get_asset_check_evaluations() if not e.passed]
     assert not failed
     names = {e.check_name for e in published.get_asset_check_evaluations()}
@@ -120,6 +141,35 @@ def test_pseudonyms_join_across_tables_exactly_as_raw_does(warehouse: dict[str, 
         "ON s.EMAIL = r.EMAIL OR s.FIRST_NAME = r.FIRST_NAME OR s.PHONE = r.PHONE",
     )[0][0]
     assert leaked == 0
+
+
+def test_public_is_k_anonymous_at_the_public_k_on_snowflake(warehouse: dict[str, Any], published) -> None:
+    rows = query(warehouse, "SELECT COUNT(*) FROM DEV.MODELS.CUSTOMERS")[0][0]
+    assert rows == 1_500 and query(warehouse, "SELECT COUNT(*) FROM PUBLIC.MODELS.CUSTOMERS")[0][0] == rows
+    smallest = query(
+        warehouse, "SELECT MIN(n) FROM (SELECT COUNT(*) AS n FROM PUBLIC.MODELS.CUSTOMERS GROUP BY AGE, ZIP3, GENDER)"
+    )[0][0]
+    assert smallest >= 20
+
+
+def test_dbt_prod_builds_the_same_models_from_raw_on_snowflake(warehouse: dict[str, Any], published) -> None:
+    """The article's prod target (TRANSFORMER: RAW → ANALYTICS) builds what dev builds from RAW_SAFE."""
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        [*("dbt", "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project"), *PROD_PROFILE],
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    tables = "SELECT TABLE_NAME FROM {}.INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = 'MODELS' ORDER BY 1"
+    built = query(warehouse, tables.format("ANALYTICS"))
+    assert built and built == query(warehouse, tables.format("DEV"))
+    assert query(warehouse, "SELECT COUNT(*) FROM ANALYTICS.MODELS.CUSTOMERS")[0][0] == 1_500
 
 
 def test_k_holds_on_snowflake(warehouse: dict[str, Any], published) -> None:
