@@ -1,6 +1,6 @@
-"""Grants as code: the article's Snowflake roles, rendered from the policy's `roles:` section.
+"""Grants as code: the article's Snowflake roles and the pipeline's own, rendered from the policy's `roles:` section.
 
-Four roles keep personal data where it belongs:
+Five roles keep personal data where it belongs:
 
 - LOADER loads sources: usage and `CREATE SCHEMA` on RAW (it then owns the schemas it creates).
 - DEVELOPER builds dbt's dev target on anonymized data: usage on RAW and its schemas (as the article
@@ -9,6 +9,10 @@ Four roles keep personal data where it belongs:
 - TRANSFORMER builds dbt's prod target: usage and `SELECT` on everything in RAW, present and future;
   ownership of ANALYTICS; nothing at all on RAW_SAFE, so a dbt config mistake cannot mix the two.
 - The reader (REPORTER by default) reads PUBLIC, the anonymized-again marts, and nothing else.
+- ANONYMIZER, the role the pipeline itself runs as (not in the article): usage and `SELECT` on everything
+  in RAW, DEV and ANALYTICS, present and future, and no write there; ownership of RAW_SAFE and PUBLIC,
+  which it builds; usage and `CREATE TABLE` on RAW_SAFE's PUBLIC schema, where its sessions keep their
+  temporary tables.
 
 Each role also gets usage on its own warehouse, and DEVELOPER usage on DEV, which the article's
 excerpt leaves out but a role needs to use what it creates there. The article's `create` and
@@ -44,6 +48,10 @@ if TYPE_CHECKING:
     from minimization_pipeline.warehouse.base import Warehouse
 
 DIALECT = "snowflake"
+
+#: The schema the pipeline's Snowflake sessions start in (`database="RAW_SAFE", schema_="PUBLIC"` in
+#: `defs/resources.py`): the session-scoped temporary tables (mapping, histogram) are created there.
+SESSION_SCHEMA = "PUBLIC"
 
 #: Why the apply path refuses anything but Snowflake; the job and the CLI show the same words.
 NEEDS_SNOWFLAKE = (
@@ -90,9 +98,11 @@ def _read_everything(database: str, role: str) -> list[str]:
 
 
 def render_grants(roles: RolesPolicy) -> list[str]:
-    """The statements, without `;`, in a fixed order: roles, warehouses, databases, grants, memberships."""
+    """The statements, without `;`, in a fixed order: roles, warehouses, databases, warehouse usage,
+    ownership of databases, the other grants, memberships."""
     db = roles.databases
     loader, developer, transformer, reader = roles.loader, roles.developer, roles.transformer, roles.reader
+    anonymizer = roles.anonymizer
     managed = list(roles.all_roles().values())
     statements = [f"CREATE ROLE IF NOT EXISTS {quote(role.name)}" for role in managed]
     for warehouse in dict.fromkeys(role.warehouse for role in managed):  # a shared warehouse is created once
@@ -104,6 +114,26 @@ def render_grants(roles: RolesPolicy) -> list[str]:
         statements.append(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
     for role in managed:
         statements.append(_grant("USAGE", f"WAREHOUSE {quote(role.warehouse)}", role.name))
+
+    # Ownership first, before any other grant on these databases. COPY CURRENT GRANTS keeps the grants a
+    # database already has (a re-run, or REPORTER's usage on PUBLIC) with it, and keeps a re-run from
+    # failing (Snowflake refuses the transfer of an object that has grants otherwise). The grants that
+    # follow are made by the administrator's MANAGE GRANTS, not by the owner, so they work after the
+    # transfer. Future grants (`... ON FUTURE TABLES IN DATABASE`) belong to the database, not to its
+    # owner: whichever role later creates a schema, table or view in it, the grant applies to the new
+    # object, so DEVELOPER reads every table and view ANONYMIZER creates in RAW_SAFE, and REPORTER every
+    # one it publishes in PUBLIC. (A schema-level future grant would take precedence; none is made.)
+    statements += [
+        # TRANSFORMER: dbt's prod target builds ANALYTICS.
+        _grant("OWNERSHIP", f"DATABASE {quote(db.analytics)}", transformer.name) + " COPY CURRENT GRANTS",
+        # ANONYMIZER: the pipeline builds RAW_SAFE and publishes PUBLIC. The owner of a database holds every
+        # privilege on it, CREATE SCHEMA included, so it creates its schemas, and owns them and the staging
+        # tables, views and swaps it makes in them. Ownership of the database does not reach the schemas
+        # other roles own, though: the PUBLIC schema CREATE DATABASE made stays the administrator's, so
+        # the session schema gets its own grants below.
+        _grant("OWNERSHIP", f"DATABASE {quote(db.raw_safe)}", anonymizer.name) + " COPY CURRENT GRANTS",
+        _grant("OWNERSHIP", f"DATABASE {quote(db.public)}", anonymizer.name) + " COPY CURRENT GRANTS",
+    ]
 
     # LOADER: writes RAW (the article's `create` on RAW is Snowflake's CREATE SCHEMA).
     statements += [
@@ -118,14 +148,21 @@ def render_grants(roles: RolesPolicy) -> list[str]:
         _grant("USAGE", f"DATABASE {quote(db.dev)}", developer.name),
         _grant("CREATE SCHEMA", f"DATABASE {quote(db.dev)}", developer.name),
     ]
-    # TRANSFORMER: everything in RAW, owns ANALYTICS; nothing on RAW_SAFE. COPY CURRENT GRANTS keeps a
-    # re-run from failing once ANALYTICS has grants of its own (Snowflake refuses the transfer otherwise).
-    statements += [
-        *_read_everything(db.raw, transformer.name),
-        _grant("OWNERSHIP", f"DATABASE {quote(db.analytics)}", transformer.name) + " COPY CURRENT GRANTS",
-    ]
+    # TRANSFORMER: everything in RAW, owns ANALYTICS (above); nothing on RAW_SAFE.
+    statements += _read_everything(db.raw, transformer.name)
     # The reader: PUBLIC and nothing else.
     statements += _read_everything(db.public, reader.name)
+    # ANONYMIZER: reads RAW (and samples it to classify columns) and the dbt models in DEV or ANALYTICS
+    # that PUBLIC publishes, and writes none of them. Its sessions create TEMPORARY tables in RAW_SAFE's
+    # PUBLIC schema, which needs usage and CREATE TABLE on that schema: see the ownership note above.
+    session_schema = f"SCHEMA {quote(db.raw_safe)}.{quote(SESSION_SCHEMA)}"
+    statements += [
+        *_read_everything(db.raw, anonymizer.name),
+        *_read_everything(db.dev, anonymizer.name),
+        *_read_everything(db.analytics, anonymizer.name),
+        _grant("USAGE", session_schema, anonymizer.name),
+        _grant("CREATE TABLE", session_schema, anonymizer.name),
+    ]
 
     for role in managed:
         statements += [f"GRANT ROLE {quote(role.name)} TO ROLE {quote(grantee)}" for grantee in role.grant_to_roles]

@@ -228,9 +228,9 @@ class PublicPolicy(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------- roles
-# The warehouse roles of the article (LOADER, DEVELOPER, TRANSFORMER) plus a reader of PUBLIC. `grants.py`
-# turns this section into Snowflake SQL; the defaults are the article's setup, so a policy without a
-# `roles:` section gets exactly that.
+# The warehouse roles of the article (LOADER, DEVELOPER, TRANSFORMER), a reader of PUBLIC, and the role the
+# pipeline itself runs as (ANONYMIZER). `grants.py` turns this section into Snowflake SQL; the defaults are
+# the article's setup, so a policy without a `roles:` section gets exactly that.
 
 #: A Snowflake unquoted identifier: letter or underscore, then letters, digits, `_` or `$` (255 at most).
 #: Anything else (quotes, spaces, semicolons) is refused rather than escaped, so no name can carry SQL.
@@ -320,6 +320,13 @@ class ReaderRole(RoleSpec):
     warehouse: SnowflakeName = "REPORTING"
 
 
+class AnonymizerRole(RoleSpec):
+    """The pipeline's own service role: reads RAW, DEV and ANALYTICS; owns RAW_SAFE and PUBLIC."""
+
+    name: SnowflakeName = "ANONYMIZER"
+    warehouse: SnowflakeName = "ANONYMIZING"
+
+
 class Databases(BaseModel):
     """The five warehouse databases of the article, by their Snowflake names."""
 
@@ -354,14 +361,16 @@ class RolesPolicy(BaseModel):
     developer: DeveloperRole = Field(default_factory=DeveloperRole)
     transformer: TransformerRole = Field(default_factory=TransformerRole)
     reader: ReaderRole = Field(default_factory=ReaderRole)
+    anonymizer: AnonymizerRole = Field(default_factory=AnonymizerRole)
 
     def all_roles(self) -> dict[str, RoleSpec]:
-        """The four roles by their key in the policy, in the order the SQL creates them."""
+        """The five roles by their key in the policy, in the order the SQL creates them."""
         return {
             "loader": self.loader,
             "developer": self.developer,
             "transformer": self.transformer,
             "reader": self.reader,
+            "anonymizer": self.anonymizer,
         }
 
     @model_validator(mode="after")

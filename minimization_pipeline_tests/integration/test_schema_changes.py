@@ -35,8 +35,9 @@ def tick(defs: dg.Definitions, settings: Settings, instance: dg.DagsterInstance,
     resources = {
         "minimization": MinimizationResource(data_dir=str(settings.data_dir), policy_path=str(settings.policy_path))
     }
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources)
-    return defs.resolve_sensor_def(SENSOR_NAME)(context)
+    # a context manager: the resource nests another (Snowflake's, unset here), which Dagster opens as one
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+        return defs.resolve_sensor_def(SENSOR_NAME)(context)
 
 
 def run(defs: dg.Definitions, instance: dg.DagsterInstance, selection: list[dg.AssetKey]) -> dg.ExecuteInProcessResult:

@@ -65,7 +65,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iter
         env.setenv("SNOWFLAKE_PASSWORD", kwargs["password"])
         env.setenv("SNOWFLAKE_CONNECTION_ARGS", json.dumps(connect_args))
         env.setenv("MINIMIZATION_SECRET", TEST_SECRET)
-        env.setenv("MINIMIZATION_DATA_DIR", str(tmp_path_factory.mktemp("snowflake_state")))
+        state = tmp_path_factory.mktemp("snowflake_state")  # catalog snapshots; no warehouse files here
+        env.setenv("MINIMIZATION_DATA_DIR", str(state))
         env.setenv("MINIMIZATION_DBT_TARGET", "dev")
         # dbt-snowflake reads its connection from profiles.yml's env_var()s; fakesnow has no query tags
         env.setenv("SNOWFLAKE_HOST", kwargs["host"])
@@ -86,7 +87,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iter
         with connect() as connection:  # what the warehouse_grants job creates in production
             for database in ("RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC"):
                 connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
-        yield {"connect": connect, "kwargs": kwargs}
+        yield {"connect": connect, "kwargs": kwargs, "state": state}
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +117,7 @@ def test_the_hourly_job_runs_end_to_end_on_snowflake(published: dg.ExecuteInProc
 
 
 def test_raw_safe_keeps_raw_schema_and_names_on_snowflake(warehouse: dict[str, Any], published) -> None:
-    pipeline = Pipeline(Path("."), PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
+    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
     with pipeline.warehouse().session() as session:
         raw, safe = session.catalog("raw"), session.catalog("raw_safe")
     assert sorted((t.schema, t.name) for t in safe.tables) == RAW_SAFE_TABLES  # lower-case keys, as DuckDB
@@ -198,7 +199,7 @@ def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
         raise KeyboardInterrupt("killed between staging and swap")
 
     monkeypatch.setattr(SnowflakeSession, "swap_in", killed)
-    pipeline = Pipeline(Path("."), PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
+    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
     with pytest.raises(KeyboardInterrupt):
         pipeline.publish_raw_safe("app", "orders")
     assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.ORDERS ORDER BY ID") == before

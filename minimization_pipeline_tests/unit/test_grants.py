@@ -1,4 +1,5 @@
-"""Grants as code: the SQL parses as Snowflake, and what it grants (read back from the text) is the article's."""
+"""Grants as code: the SQL parses as Snowflake, and what it grants (read back from the text) is the article's,
+plus the pipeline's own role (ANONYMIZER)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,15 @@ from minimization_pipeline.grants import (
     to_script,
     user_roles,
 )
-from minimization_pipeline.policy import Databases, DeveloperRole, Policy, PolicyError, RolesPolicy, load_policy
+from minimization_pipeline.policy import (
+    AnonymizerRole,
+    Databases,
+    DeveloperRole,
+    Policy,
+    PolicyError,
+    RolesPolicy,
+    load_policy,
+)
 
 DEMO_POLICY = Path(__file__).resolve().parents[2] / "minimization.yaml"
 
@@ -44,8 +53,12 @@ def _read(database: str) -> set[tuple[str, str]]:
     }
 
 
+#: The only privileges that do not write: anything else (OWNERSHIP, CREATE ...) is a write.
+READ_ONLY = {"USAGE", "SELECT"}
+
 #: The whole privilege matrix of the demo policy, written out. Beyond the article's excerpt: usage on
-#: each role's warehouse, and DEVELOPER's usage on DEV (a role cannot use a database it has no usage on).
+#: each role's warehouse, DEVELOPER's usage on DEV (a role cannot use a database it has no usage on),
+#: and ANONYMIZER, the role the pipeline runs as, which the article does not have.
 EXPECTED_MATRIX = {
     "LOADER": {
         ("WAREHOUSE LOADING", "USAGE"),
@@ -87,6 +100,38 @@ EXPECTED_MATRIX = {
         ("ALL VIEWS IN DATABASE PUBLIC", "SELECT"),
         ("FUTURE VIEWS IN DATABASE PUBLIC", "SELECT"),
     },
+    "ANONYMIZER": {
+        ("WAREHOUSE ANONYMIZING", "USAGE"),
+        # reads (and samples) RAW, never writes it
+        ("DATABASE RAW", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE RAW", "USAGE"),
+        ("FUTURE SCHEMAS IN DATABASE RAW", "USAGE"),
+        ("ALL TABLES IN DATABASE RAW", "SELECT"),
+        ("FUTURE TABLES IN DATABASE RAW", "SELECT"),
+        ("ALL VIEWS IN DATABASE RAW", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE RAW", "SELECT"),
+        # builds RAW_SAFE; its sessions' temporary tables go to RAW_SAFE.PUBLIC, a schema it does not own
+        ("DATABASE RAW_SAFE", "OWNERSHIP"),
+        ("SCHEMA RAW_SAFE.PUBLIC", "USAGE"),
+        ("SCHEMA RAW_SAFE.PUBLIC", "CREATE TABLE"),
+        # reads the dbt models PUBLIC publishes, from DEV (dev target) or ANALYTICS (prod), never writes them
+        ("DATABASE DEV", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE DEV", "USAGE"),
+        ("FUTURE SCHEMAS IN DATABASE DEV", "USAGE"),
+        ("ALL TABLES IN DATABASE DEV", "SELECT"),
+        ("FUTURE TABLES IN DATABASE DEV", "SELECT"),
+        ("ALL VIEWS IN DATABASE DEV", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE DEV", "SELECT"),
+        ("DATABASE ANALYTICS", "USAGE"),
+        ("ALL SCHEMAS IN DATABASE ANALYTICS", "USAGE"),
+        ("FUTURE SCHEMAS IN DATABASE ANALYTICS", "USAGE"),
+        ("ALL TABLES IN DATABASE ANALYTICS", "SELECT"),
+        ("FUTURE TABLES IN DATABASE ANALYTICS", "SELECT"),
+        ("ALL VIEWS IN DATABASE ANALYTICS", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE ANALYTICS", "SELECT"),
+        # publishes PUBLIC
+        ("DATABASE PUBLIC", "OWNERSHIP"),
+    },
 }
 
 #: The article's grants, its three blocks verbatim (its `create` and `create_schema` are Snowflake's
@@ -124,10 +169,19 @@ grant ownership on database analytics to transformer;
 
 
 def _on_database(on: str) -> str:
-    """`FUTURE TABLES IN DATABASE RAW` -> `RAW`; `DATABASE RAW` -> `RAW`; `WAREHOUSE X` -> ``."""
+    """`FUTURE TABLES IN DATABASE RAW` -> `RAW`; `DATABASE RAW` -> `RAW`; `SCHEMA RAW.APP` -> `RAW`;
+    `WAREHOUSE X` -> ``."""
     if on.startswith("WAREHOUSE "):
         return ""
+    if on.startswith("SCHEMA "):
+        return on.removeprefix("SCHEMA ").split(".")[0]
     return on.rsplit(" ", 1)[-1]
+
+
+def _statement_database(statement: str) -> str:
+    """The database a rendered GRANT is on (``RAW_SAFE`` for `... ON SCHEMA "RAW_SAFE"."PUBLIC" ...`), or ``."""
+    [grant] = parse_sql(statement).grants
+    return _on_database(grant.on)
 
 
 # --------------------------------------------------------------------------------- the SQL is Snowflake
@@ -135,7 +189,7 @@ def _on_database(on: str) -> str:
 
 def test_every_statement_parses_as_snowflake(script: str) -> None:
     lines = script.splitlines()
-    assert len(lines) == 45
+    assert len(lines) == 73
     for line in lines:
         assert line.endswith(";") and line.count(";") == 1, line
         parsed = sqlglot.parse(line, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
@@ -158,16 +212,36 @@ def test_which_statements_sqlglot_structures_and_which_it_keeps_as_commands(scri
         )
     assert kinds["Command"] == {"CREATE ROLE IF", "FUTURE/ALL", "COPY CURRENT GRANTS"}
     assert kinds["Create"] == {"CREATE WAREHOUSE IF", "CREATE DATABASE IF"}
-    assert kinds["Grant"] == {"GRANT USAGE ON", "GRANT CREATE SCHEMA"}
+    assert kinds["Grant"] == {"GRANT USAGE ON", "GRANT CREATE SCHEMA", "GRANT CREATE TABLE"}
 
 
 def test_statement_order_is_roles_warehouses_databases_then_grants(script: str) -> None:
     heads = [" ".join(line.split()[:2]) for line in script.splitlines()]
     first_grant = heads.index("GRANT USAGE")
-    assert heads[:4] == ["CREATE ROLE"] * 4
-    assert heads[4:8] == ["CREATE WAREHOUSE"] * 4
-    assert heads[8:13] == ["CREATE DATABASE"] * 5
-    assert first_grant == 13 and all(head.startswith("GRANT") for head in heads[first_grant:])
+    assert heads[:5] == ["CREATE ROLE"] * 5
+    assert heads[5:10] == ["CREATE WAREHOUSE"] * 5
+    assert heads[10:15] == ["CREATE DATABASE"] * 5
+    assert first_grant == 15 and all(head.startswith("GRANT") for head in heads[first_grant:])
+
+
+def test_each_ownership_transfer_comes_before_every_other_grant_on_its_database(script: str) -> None:
+    """A database changes owner before anything else is granted on it, and keeps its grants on a re-run
+    (COPY CURRENT GRANTS): DEVELOPER's grants on RAW_SAFE and REPORTER's on PUBLIC are made after
+    ANONYMIZER owns them, and survive the transfer when the script runs again."""
+    lines = [line.removesuffix(";") for line in script.splitlines() if line.startswith("GRANT ")]
+    transfers = {_statement_database(line): i for i, line in enumerate(lines) if line.startswith("GRANT OWNERSHIP")}
+    assert set(transfers) == {"ANALYTICS", "RAW_SAFE", "PUBLIC"}
+    for i, line in enumerate(lines):
+        database = _statement_database(line)
+        if database in transfers and not line.startswith("GRANT OWNERSHIP"):
+            assert transfers[database] < i, line
+    assert all(line.endswith(" COPY CURRENT GRANTS") for line in lines if line.startswith("GRANT OWNERSHIP"))
+    # the future grants that let DEVELOPER read what ANONYMIZER will create in RAW_SAFE are all there
+    assert {
+        ("FUTURE SCHEMAS IN DATABASE RAW_SAFE", "USAGE"),
+        ("FUTURE TABLES IN DATABASE RAW_SAFE", "SELECT"),
+        ("FUTURE VIEWS IN DATABASE RAW_SAFE", "SELECT"),
+    } <= privilege_matrix(script)["DEVELOPER"]
 
 
 def test_output_is_deterministic() -> None:
@@ -183,10 +257,12 @@ def test_creates_the_roles_small_auto_suspending_warehouses_and_databases(script
         ("ROLE", "DEVELOPER"),
         ("ROLE", "TRANSFORMER"),
         ("ROLE", "REPORTER"),
+        ("ROLE", "ANONYMIZER"),
         ("WAREHOUSE", "LOADING"),
         ("WAREHOUSE", "DEVELOPING"),
         ("WAREHOUSE", "TRANSFORMING"),
         ("WAREHOUSE", "REPORTING"),
+        ("WAREHOUSE", "ANONYMIZING"),
         ("DATABASE", "RAW"),
         ("DATABASE", "RAW_SAFE"),
         ("DATABASE", "DEV"),
@@ -207,14 +283,14 @@ def test_creates_the_roles_small_auto_suspending_warehouses_and_databases(script
 # --------------------------------------------------------------------------------- the privilege matrix
 
 
-def test_privilege_matrix_is_the_articles(script: str) -> None:
+def test_privilege_matrix_is_the_articles_plus_the_anonymizer(script: str) -> None:
     assert privilege_matrix(script) == EXPECTED_MATRIX
     assert user_roles(script) == {}
 
 
 def test_the_articles_own_grants_are_all_there(script: str) -> None:
     """Read the article's SQL with the same parser: each of its grants is in ours, and ours adds only
-    the warehouses and DEVELOPER's usage on DEV."""
+    the warehouses, DEVELOPER's usage on DEV, and two roles of its own (REPORTER and ANONYMIZER)."""
     article = privilege_matrix(ARTICLE_SQL)
     article["LOADER"] = {(on, "CREATE SCHEMA" if p == "CREATE" else p) for on, p in article["LOADER"]}
     ours = privilege_matrix(script)
@@ -224,9 +300,11 @@ def test_the_articles_own_grants_are_all_there(script: str) -> None:
             {("DATABASE DEV", "USAGE")} if role == "DEVELOPER" else set()
         )
         assert grants <= ours[role]
+    assert set(ours) - set(article) == {"REPORTER", "ANONYMIZER"}
     article_roles = {name for kind, name in parse_sql(ARTICLE_SQL).created if kind == "ROLE"}
     assert article_roles == {"LOADER", "DEVELOPER", "TRANSFORMER"}
-    assert article_roles <= {name for kind, name in parse_sql(script).created if kind == "ROLE"}
+    our_roles = {name for kind, name in parse_sql(script).created if kind == "ROLE"}
+    assert our_roles - article_roles == {"REPORTER", "ANONYMIZER"}
 
 
 def _warehouses(role: str) -> set[str]:
@@ -242,15 +320,51 @@ def test_developer_cannot_select_raw_tables(script: str) -> None:
 
 
 def test_transformer_gets_nothing_on_raw_safe(script: str) -> None:
-    transformer = privilege_matrix(script)["TRANSFORMER"]
+    """Still true now that ANONYMIZER owns RAW_SAFE: nothing on it, and not the ANONYMIZER role either."""
+    matrix = privilege_matrix(script)
+    transformer = matrix["TRANSFORMER"]
     assert not [grant for grant in transformer if _on_database(grant[0]) == "RAW_SAFE"]
+    assert not [on for on, _ in transformer if on.startswith("ROLE ")]
     assert _read("RAW") <= transformer
     assert ("DATABASE ANALYTICS", "OWNERSHIP") in transformer
+    raw_safe_roles = {role for role, grants in matrix.items() for on, _ in grants if _on_database(on) == "RAW_SAFE"}
+    assert raw_safe_roles == {"DEVELOPER", "ANONYMIZER"}
 
 
-def test_only_the_transformer_owns_anything(script: str) -> None:
-    owners = {role for role, grants in privilege_matrix(script).items() for _, p in grants if p == "OWNERSHIP"}
-    assert owners == {"TRANSFORMER"}
+def test_owners_are_the_transformer_and_the_anonymizer(script: str) -> None:
+    owned = {on: role for role, grants in privilege_matrix(script).items() for on, p in grants if p == "OWNERSHIP"}
+    assert owned == {
+        "DATABASE ANALYTICS": "TRANSFORMER",
+        "DATABASE RAW_SAFE": "ANONYMIZER",
+        "DATABASE PUBLIC": "ANONYMIZER",
+    }
+
+
+def test_anonymizer_reads_raw_and_never_writes_it(script: str) -> None:
+    anonymizer = privilege_matrix(script)["ANONYMIZER"]
+    on_raw = {(on, privilege) for on, privilege in anonymizer if _on_database(on) == "RAW"}
+    assert on_raw == _read("RAW")
+    assert {privilege for _, privilege in on_raw} <= READ_ONLY
+
+
+def test_anonymizer_reads_dev_and_analytics_and_never_writes_them(script: str) -> None:
+    anonymizer = privilege_matrix(script)["ANONYMIZER"]
+    for database in ("DEV", "ANALYTICS"):
+        on_database = {(on, privilege) for on, privilege in anonymizer if _on_database(on) == database}
+        assert on_database == _read(database), database
+        assert {privilege for _, privilege in on_database} <= READ_ONLY
+
+
+def test_anonymizer_writes_only_raw_safe_and_public(script: str) -> None:
+    anonymizer = privilege_matrix(script)["ANONYMIZER"]
+    writes = {(on, privilege) for on, privilege in anonymizer if privilege not in READ_ONLY}
+    assert writes == {
+        ("DATABASE RAW_SAFE", "OWNERSHIP"),
+        ("SCHEMA RAW_SAFE.PUBLIC", "CREATE TABLE"),
+        ("DATABASE PUBLIC", "OWNERSHIP"),
+    }
+    assert {_on_database(on) for on, _ in anonymizer} == {"", "RAW", "RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC"}
+    assert not [on for on, _ in anonymizer if on.startswith("ROLE ")]  # no other role's privileges either
 
 
 def test_reader_reads_public_and_nothing_else(script: str) -> None:
@@ -259,19 +373,22 @@ def test_reader_reads_public_and_nothing_else(script: str) -> None:
     assert {_on_database(on) for on, _ in reader} == {"PUBLIC", ""}
 
 
-def test_only_the_loader_creates_in_raw_and_nobody_else_selects_raw_but_the_transformer(script: str) -> None:
+def test_only_the_loader_writes_raw_and_only_transformer_and_anonymizer_select_it(script: str) -> None:
     matrix = privilege_matrix(script)
     assert ("DATABASE RAW", "CREATE SCHEMA") in matrix["LOADER"]
-    raw_writers = {r for r, grants in matrix.items() if ("DATABASE RAW", "CREATE SCHEMA") in grants}
+    raw_writers = {
+        r for r, grants in matrix.items() for on, p in grants if p not in READ_ONLY and _on_database(on) == "RAW"
+    }
     raw_readers = {r for r, grants in matrix.items() for on, p in grants if p == "SELECT" and _on_database(on) == "RAW"}
     assert raw_writers == {"LOADER"}
-    assert raw_readers == {"TRANSFORMER"}
+    assert raw_readers == {"TRANSFORMER", "ANONYMIZER"}
 
 
 def test_custom_names_flow_into_the_sql() -> None:
     roles = RolesPolicy(
         databases=Databases(raw="LANDING", raw_safe="LANDING_SAFE"),
         developer=DeveloperRole(name="analyst", warehouse="dev_wh"),
+        anonymizer=AnonymizerRole(name="minimizer", warehouse="min_wh"),
         warehouse_size="SMALL",
         auto_suspend_seconds=120,
     )
@@ -281,6 +398,13 @@ def test_custom_names_flow_into_the_sql() -> None:
     assert ("FUTURE TABLES IN DATABASE LANDING_SAFE", "SELECT") in matrix["ANALYST"]
     assert ("WAREHOUSE DEV_WH", "USAGE") in matrix["ANALYST"]
     assert not [g for g in matrix["TRANSFORMER"] if _on_database(g[0]) == "LANDING_SAFE"]
+    assert "ANONYMIZER" not in matrix
+    assert {
+        ("DATABASE LANDING_SAFE", "OWNERSHIP"),
+        ("SCHEMA LANDING_SAFE.PUBLIC", "CREATE TABLE"),
+        ("FUTURE TABLES IN DATABASE LANDING", "SELECT"),
+        ("WAREHOUSE MIN_WH", "USAGE"),
+    } <= matrix["MINIMIZER"]
     assert parse_sql(sql).warehouse_properties["DEV_WH"]["WAREHOUSE_SIZE"] == "SMALL"
     assert parse_sql(sql).warehouse_properties["DEV_WH"]["AUTO_SUSPEND"] == "120"
 
@@ -288,7 +412,12 @@ def test_custom_names_flow_into_the_sql() -> None:
 def test_a_shared_warehouse_is_created_once() -> None:
     policy = Policy.model_validate({"roles": {"loader": {"warehouse": "shared"}, "reader": {"warehouse": "SHARED"}}})
     created = parse_sql(to_script(render_grants(policy.roles))).created
-    assert [name for kind, name in created if kind == "WAREHOUSE"] == ["SHARED", "DEVELOPING", "TRANSFORMING"]
+    assert [name for kind, name in created if kind == "WAREHOUSE"] == [
+        "SHARED",
+        "DEVELOPING",
+        "TRANSFORMING",
+        "ANONYMIZING",
+    ]
 
 
 def test_roles_granted_to_users_and_roles() -> None:
@@ -303,6 +432,13 @@ def test_roles_granted_to_users_and_roles() -> None:
     sql = to_script(statements)
     assert user_roles(sql) == {"DBT_PROD": {"TRANSFORMER"}}
     assert privilege_matrix(sql)["SYSADMIN"] == {("ROLE TRANSFORMER", "USAGE")}
+
+
+def test_the_anonymizer_is_granted_to_the_pipelines_user() -> None:
+    policy = Policy.model_validate({"roles": {"anonymizer": {"grant_to_users": ["minimization_pipeline"]}}})
+    statements = render_grants(policy.roles)
+    assert statements[-1] == 'GRANT ROLE "ANONYMIZER" TO USER "MINIMIZATION_PIPELINE"'
+    assert user_roles(to_script(statements)) == {"MINIMIZATION_PIPELINE": {"ANONYMIZER"}}
 
 
 # ------------------------------------------------------------------------------------------ hostile names

@@ -321,6 +321,7 @@ def test_roles_default_to_the_articles_setup() -> None:
         "developer": ("DEVELOPER", "DEVELOPING"),
         "transformer": ("TRANSFORMER", "TRANSFORMING"),
         "reader": ("REPORTER", "REPORTING"),
+        "anonymizer": ("ANONYMIZER", "ANONYMIZING"),
     }
     assert roles.databases.model_dump() == {
         "raw": "RAW",
@@ -337,6 +338,13 @@ def test_role_names_are_upper_cased_and_partly_overridable() -> None:
     roles = parse_policy({"roles": {"developer": {"name": "analyst"}, "databases": {"dev": "sandbox"}}}).roles
     assert (roles.developer.name, roles.developer.warehouse) == ("ANALYST", "DEVELOPING")
     assert (roles.databases.dev, roles.databases.raw) == ("SANDBOX", "RAW")
+
+
+def test_the_anonymizer_role_is_configurable_like_the_others() -> None:
+    section = {"anonymizer": {"name": "minimizer", "grant_to_users": ["svc_pipeline"], "grant_to_roles": ["sysadmin"]}}
+    anonymizer = parse_policy({"roles": section}).roles.anonymizer
+    assert (anonymizer.name, anonymizer.warehouse) == ("MINIMIZER", "ANONYMIZING")
+    assert (anonymizer.grant_to_users, anonymizer.grant_to_roles) == (("SVC_PIPELINE",), ("SYSADMIN",))
 
 
 @pytest.mark.parametrize(
@@ -356,6 +364,14 @@ def test_role_names_are_upper_cased_and_partly_overridable() -> None:
         ({"reader": {"name": "developer"}}, r"roles: developer\.name and reader\.name are both DEVELOPER"),
         ({"developer": {"grant_to_roles": ["transformer"]}}, r"roles: developer\.grant_to_roles .*TRANSFORMER"),
         ({"databases": {"raw_safe": "raw"}}, r"roles\.databases: raw and raw_safe are both RAW"),
+        ({"anonymizer": {"name": "x y"}}, r"roles\.anonymizer\.name: .*not a plain Snowflake name"),
+        ({"anonymizer": {"name": "ACCOUNTADMIN"}}, r"roles\.anonymizer\.name: ACCOUNTADMIN is a Snowflake system role"),
+        (
+            {"anonymizer": {"name": "transformer"}},
+            r"roles: transformer\.name and anonymizer\.name are both TRANSFORMER",
+        ),
+        ({"anonymizer": {"grant_to_roles": ["developer"]}}, r"roles: anonymizer\.grant_to_roles .*DEVELOPER"),
+        ({"reader": {"grant_to_roles": ["anonymizer"]}}, r"roles: reader\.grant_to_roles .*ANONYMIZER"),
     ],
 )
 def test_a_broken_roles_section_names_file_and_field(tmp_path: Path, roles: dict[str, Any], expected: str) -> None:
