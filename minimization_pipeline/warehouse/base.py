@@ -84,8 +84,17 @@ class WarehouseSession(abc.ABC):
     def upload_temp(self, name: str, frame: pd.DataFrame, types: dict[str, exp.DataType]) -> exp.Table:
         """Upload a small frame (a mapping) as a session-scoped table, columns cast to `types`."""
 
-    @abc.abstractmethod
-    def ensure_schema(self, database: str, schema: str) -> None: ...
+    def ensure_schema(self, database: str, schema: str) -> None:
+        """`CREATE SCHEMA IF NOT EXISTS`, the same statement on every warehouse."""
+        self.execute(
+            exp.Create(
+                this=exp.Table(
+                    this=exp.to_identifier(schema, quoted=True), db=exp.to_identifier(database, quoted=True)
+                ),
+                kind="SCHEMA",
+                exists=True,
+            )
+        )
 
     @abc.abstractmethod
     def object_kind(self, ref: TableRef) -> str | None:

@@ -126,17 +126,6 @@ class DuckDBSession(WarehouseSession):
             self.connection.unregister(view)
         return exp.Table(this=exp.to_identifier(name, quoted=True))
 
-    def ensure_schema(self, database: str, schema: str) -> None:
-        self.execute(
-            exp.Create(
-                this=exp.Table(
-                    this=exp.to_identifier(schema, quoted=True), db=exp.to_identifier(database, quoted=True)
-                ),
-                kind="SCHEMA",
-                exists=True,
-            )
-        )
-
     def object_kind(self, ref: TableRef) -> str | None:
         rows = self.fetch_all(
             "SELECT table_type FROM information_schema.tables "

@@ -233,17 +233,6 @@ class SnowflakeSession(WarehouseSession):
         )
         return target
 
-    def ensure_schema(self, database: str, schema: str) -> None:
-        self.execute(
-            exp.Create(
-                this=exp.Table(
-                    this=exp.to_identifier(schema, quoted=True), db=exp.to_identifier(database, quoted=True)
-                ),
-                kind="SCHEMA",
-                exists=True,
-            )
-        )
-
     def object_kind(self, ref: TableRef) -> str | None:
         db = exp.to_identifier(to_snowflake_name(ref.database), quoted=True).sql("snowflake")
         key = [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)]
