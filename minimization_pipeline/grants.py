@@ -110,7 +110,7 @@ def render_grants(roles: RolesPolicy) -> list[str]:
             f"CREATE WAREHOUSE IF NOT EXISTS {quote(warehouse)} WAREHOUSE_SIZE = '{roles.warehouse_size.value}' "
             f"AUTO_SUSPEND = {int(roles.auto_suspend_seconds)} AUTO_RESUME = TRUE INITIALLY_SUSPENDED = TRUE"
         )
-    for database in (db.raw, db.raw_safe, db.dev, db.analytics, db.public):
+    for database in (db.raw, db.raw_safe, db.dev, db.analytics, db.public, db.staging):
         statements.append(f"CREATE DATABASE IF NOT EXISTS {quote(database)}")
     for role in managed:
         statements.append(_grant("USAGE", f"WAREHOUSE {quote(role.warehouse)}", role.name))
@@ -133,6 +133,9 @@ def render_grants(roles: RolesPolicy) -> list[str]:
         # the session schema gets its own grants below.
         _grant("OWNERSHIP", f"DATABASE {quote(db.raw_safe)}", anonymizer.name) + " COPY CURRENT GRANTS",
         _grant("OWNERSHIP", f"DATABASE {quote(db.public)}", anonymizer.name) + " COPY CURRENT GRANTS",
+        # Staging: a table waits here while its checks run. No other role gets anything on this database,
+        # so the future grants on RAW_SAFE and PUBLIC cannot expose a table that may still fail them.
+        _grant("OWNERSHIP", f"DATABASE {quote(db.staging)}", anonymizer.name) + " COPY CURRENT GRANTS",
     ]
 
     # LOADER: writes RAW (the article's `create` on RAW is Snowflake's CREATE SCHEMA).

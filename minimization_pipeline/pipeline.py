@@ -69,7 +69,7 @@ class Pipeline:
 
     def warehouse(self, lock_timeout_s: float = 120.0) -> Warehouse:
         if self.snowflake is not None:
-            return SnowflakeWarehouse(self.snowflake)
+            return SnowflakeWarehouse(self.snowflake, staging_database=self.policy().roles.databases.staging.lower())
         return DuckDBWarehouse(self.data_dir, lock_timeout_s=lock_timeout_s)
 
     def policy(self) -> Policy:

@@ -328,7 +328,8 @@ class AnonymizerRole(RoleSpec):
 
 
 class Databases(BaseModel):
-    """The five warehouse databases of the article, by their Snowflake names."""
+    """The five warehouse databases of the article, by their Snowflake names, and the pipeline's private
+    staging database (tables wait there while their checks run, out of every reader's grants)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -337,6 +338,7 @@ class Databases(BaseModel):
     dev: SnowflakeName = "DEV"
     analytics: SnowflakeName = "ANALYTICS"
     public: SnowflakeName = "PUBLIC"
+    staging: SnowflakeName = "MINIMIZATION_STAGING"
 
     @model_validator(mode="after")
     def _distinct(self) -> Databases:

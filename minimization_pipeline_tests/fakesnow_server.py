@@ -7,8 +7,8 @@ does not implement. Each gap is bridged here, never in the product:
   WAREHOUSE`` are accepted as no-ops (fakesnow's ``nop_regexes``, sent at login);
 * ``SET var = ?`` with a server-side bind stores the placeholder instead of the value; Snowflake binds it.
   A shim binds it (as a literal, inside the fake server only) before fakesnow parses the statement;
-* ``ALTER TABLE a SWAP WITH b`` is not parsed; the shim performs it as three renames, which is what
-  the swap means (Snowflake does it atomically);
+* ``CREATE OR REPLACE TABLE a CLONE b [COPY GRANTS]`` is not parsed; the shim drops and clones (not atomic
+  there; fakesnow has no grants to copy);
 * ``TO_NUMBER(x, 'XXXX')`` (hex digits) raises "not implemented"; the shim gives DuckDB's equivalent,
   ``CAST('0x' || x AS BIGINT)`` (HUGEINT past 15 digits).
 
@@ -30,7 +30,9 @@ NOP_REGEXES = [
     r"^\s*USE\s+WAREHOUSE\b.*",
 ]
 _SET_BIND = re.compile(r"^\s*SET\s+(\w+)\s*=\s*\?\s*$", re.IGNORECASE)
-_SWAP = re.compile(r"^\s*ALTER\s+TABLE\s+(\S+)\s+SWAP\s+WITH\s+(\S+)\s*$", re.IGNORECASE)
+_REPLACE_CLONE = re.compile(
+    r"^\s*CREATE\s+OR\s+REPLACE\s+TABLE\s+(\S+)\s+CLONE\s+(\S+)(\s+COPY\s+GRANTS)?\s*$", re.IGNORECASE
+)
 
 _patched = False
 #: Every SQL text the fake server received, with whether it came with bound values (for the secret tests).
@@ -57,13 +59,9 @@ def _patch_fakesnow() -> None:
         if (match := _SET_BIND.match(command)) and bound:
             kwargs.pop("binding_params", None)
             return original(self, f"SET {match.group(1)} = {_literal(next(iter(bound)))}", None, *args, **kwargs)
-        if match := _SWAP.match(command):
-            staging, target = match.group(1), match.group(2)
-            schema = target.rsplit(".", 1)[0] if "." in target else ""
-            parked = f'{schema}."__SWAP_PARKING"' if schema else '"__SWAP_PARKING"'
-            original(self, f"ALTER TABLE {target} RENAME TO {parked}", None)
-            original(self, f"ALTER TABLE {staging} RENAME TO {target}", None)
-            return original(self, f"ALTER TABLE {parked} RENAME TO {staging}", None)
+        if match := _REPLACE_CLONE.match(command):  # fakesnow clones only into a new name; no grants there
+            original(self, f"DROP TABLE IF EXISTS {match.group(1)}", None)
+            return original(self, f"CREATE TABLE {match.group(1)} CLONE {match.group(2)}", None)
         return original(self, command, params, *args, **kwargs)
 
     FakeSnowflakeCursor.execute = execute

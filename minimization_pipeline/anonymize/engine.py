@@ -435,9 +435,11 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
     `coarsen.TUPLE_BUDGET`).
     """
     started = time.perf_counter()
-    staging = plan.target.staging()
     with warehouse.session(read=[plan.source.database], write=[plan.target.database], secret=secret) as session:
+        staging = session.staging_ref(plan.target)
         session.ensure_schema(plan.target.database, plan.target.schema)
+        if (staging.database, staging.schema) != (plan.target.database, plan.target.schema):
+            session.ensure_schema(staging.database, staging.schema)
         session.drop(staging)
         metrics: dict[str, object] = {}
         try:

@@ -108,6 +108,10 @@ class WarehouseSession(abc.ABC):
     def swap_in(self, staging: TableRef, target: TableRef) -> None:
         """Atomically replace `target` (table or view, or nothing) with the verified staging table."""
 
+    def staging_ref(self, target: TableRef) -> TableRef:
+        """Where `target` is built and checked before it is swapped in: beside it, by default."""
+        return target.staging()
+
     def create_view(self, ref: TableRef, select: exp.Select) -> None:
         """Create or replace a view in one statement, so readers never see it missing."""
         if self.object_kind(ref) == "table":

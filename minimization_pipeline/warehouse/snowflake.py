@@ -33,6 +33,7 @@ from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Wareh
 from minimization_pipeline.warehouse.functions import for_dialect
 
 SECRET_VARIABLE = "MINIMIZATION_SECRET"
+STAGING_DATABASE = "minimization_staging"
 QUERY_TAG = "minimization_pipeline"
 _TEXT = {"TEXT", "VARCHAR", "STRING", "CHAR", "CHARACTER"}
 _TIMESTAMPS = {
@@ -102,9 +103,10 @@ def fold_identifiers(expression: exp.Expression) -> exp.Expression:
 class SnowflakeSession(WarehouseSession):
     dialect = "snowflake"
 
-    def __init__(self, connection: Any, purpose: str = "session") -> None:
+    def __init__(self, connection: Any, purpose: str = "session", staging_database: str = STAGING_DATABASE) -> None:
         super().__init__()
         self.connection = connection
+        self.staging_database = staging_database
         self.cursor = connection.cursor()
         self._secret: str | None = None
         self._tag(purpose)
@@ -253,9 +255,15 @@ class SnowflakeSession(WarehouseSession):
         if kind:
             self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
 
+    def staging_ref(self, target: TableRef) -> TableRef:
+        """In the private staging database (see `grants.py`): the future grants of RAW_SAFE and PUBLIC,
+        which give their readers every new table, do not reach it, so nobody reads an unchecked table."""
+        return TableRef(self.staging_database, f"{target.database}__{target.schema}", target.name)
+
     def swap_in(self, staging: TableRef, target: TableRef) -> None:
-        """``ALTER TABLE staging SWAP WITH target``: one atomic metadata operation; the old table is dropped
-        after. A view target (pass-through before) is dropped first: SWAP needs two tables."""
+        """``CREATE OR REPLACE TABLE target CLONE staging COPY GRANTS``: one atomic statement, a zero-copy
+        clone, the grants readers had on the old table kept (a new table gets the database's future
+        grants). A view target (pass-through before) is replaced too; then the staging table goes."""
         kind = self.object_kind(target)
         if kind == "view":
             self.drop(target)
@@ -263,10 +271,10 @@ class SnowflakeSession(WarehouseSession):
         staging_sql = fold_identifiers(staging.expression()).sql("snowflake")
         target_sql = fold_identifiers(target.expression()).sql("snowflake")
         if kind is None:
-            self.execute(f"ALTER TABLE {staging_sql} RENAME TO {target_sql}")
-            return
-        self.execute(f"ALTER TABLE {staging_sql} SWAP WITH {target_sql}")
-        self.execute(f"DROP TABLE {staging_sql}")  # now holds the previous version
+            self.execute(f"CREATE TABLE {target_sql} CLONE {staging_sql}")
+        else:
+            self.execute(f"CREATE OR REPLACE TABLE {target_sql} CLONE {staging_sql} COPY GRANTS")
+        self.execute(f"DROP TABLE {staging_sql}")
 
 
 class SnowflakeWarehouse(Warehouse):
@@ -277,16 +285,22 @@ class SnowflakeWarehouse(Warehouse):
 
     dialect = "snowflake"
 
-    def __init__(self, connect: Callable[[], AbstractContextManager[Any]], purpose: str = "pipeline") -> None:
+    def __init__(
+        self,
+        connect: Callable[[], AbstractContextManager[Any]],
+        purpose: str = "pipeline",
+        staging_database: str = STAGING_DATABASE,
+    ) -> None:
         self._connect = connect
         self.purpose = purpose
+        self.staging_database = staging_database
 
     @contextmanager
     def session(
         self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
     ) -> Iterator[SnowflakeSession]:
         with self._connect() as connection:
-            session = SnowflakeSession(connection, self.purpose)
+            session = SnowflakeSession(connection, self.purpose, self.staging_database)
             if secret is not None:
                 session.set_secret(secret)
             yield session

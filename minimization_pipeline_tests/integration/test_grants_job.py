@@ -59,7 +59,7 @@ def test_the_dry_run_succeeds_and_its_metadata_holds_the_sql(tmp_path: Path) -> 
     metadata = {key: value.value for key, value in output.step_output_data.metadata.items()}
     script = demo_script()
     assert metadata["sql"] == f"```sql\n{script}\n```"
-    assert (metadata["statements"], metadata["dry_run"], metadata["applied"]) == (73, True, 0)
+    assert (metadata["statements"], metadata["dry_run"], metadata["applied"]) == (75, True, 0)
     assert result.output_for_node("apply_warehouse_grants") == 0
     sql = metadata["sql"].removeprefix("```sql\n").removesuffix("\n```")
     assert privilege_matrix(sql)["TRANSFORMER"] >= {("DATABASE ANALYTICS", "OWNERSHIP")}
@@ -71,7 +71,7 @@ def test_the_dry_run_logs_every_statement(tmp_path: Path) -> None:
     with dg.DagsterInstance.ephemeral() as instance:
         result = run_job(tmp_path, instance=instance)
         logged = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
-    assert "warehouse_grants (dry run, nothing applied): 73 statements" in logged
+    assert "warehouse_grants (dry run, nothing applied): 75 statements" in logged
     for line in demo_script().splitlines():
         assert line in logged
 
@@ -114,7 +114,7 @@ def test_cli_dry_run_prints_the_sql_one_statement_per_line(tmp_path: Path) -> No
     assert done.stderr == ""
     lines = done.stdout.splitlines()
     assert all(line.endswith(";") for line in lines)
-    assert len(sqlglot.parse(done.stdout, read="snowflake")) == len(lines) == 73
+    assert len(sqlglot.parse(done.stdout, read="snowflake")) == len(lines) == 75
     assert list(tmp_path.iterdir()) == []
 
 
@@ -176,6 +176,6 @@ def test_apply_sends_each_statement_as_is_through_a_snowflake_session() -> None:
         yield connection
 
     statements = render_grants(load_policy(DEMO_POLICY).roles)
-    assert apply_grants(SnowflakeWarehouse(connect, purpose="grants"), statements) == 73
+    assert apply_grants(SnowflakeWarehouse(connect, purpose="grants"), statements) == 75
     sent = [sql for sql in connection.executed if not sql.startswith("ALTER SESSION SET QUERY_TAG")]
     assert sent == statements

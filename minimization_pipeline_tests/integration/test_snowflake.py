@@ -9,6 +9,7 @@ RAW_SAFE assets and checks as on DuckDB, run by Dagster. The demo RAW is loaded 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,7 +86,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iter
 
         load_raw(demo_data / "raw.duckdb", connect)
         with connect() as connection:  # what the warehouse_grants job creates in production
-            for database in ("RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC"):
+            for database in ("RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC", "MINIMIZATION_STAGING"):
                 connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
         yield {"connect": connect, "kwargs": kwargs, "state": state}
 
@@ -203,13 +204,26 @@ def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
     with pytest.raises(KeyboardInterrupt):
         pipeline.publish_raw_safe("app", "orders")
     assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.ORDERS ORDER BY ID") == before
-    staging = query(
-        warehouse, "SELECT COUNT(*) FROM RAW_SAFE.INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME LIKE '%__STAGING'"
-    )[0][0]
+    staging = query(warehouse, "SELECT COUNT(*) FROM MINIMIZATION_STAGING.INFORMATION_SCHEMA.TABLES")[0][0]
     assert staging == 0
     monkeypatch.undo()
     assert pipeline.publish_raw_safe("app", "orders").published  # and the next run goes through
     assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.ORDERS ORDER BY ID") == before  # deterministic output
+
+
+def test_unchecked_tables_are_built_only_in_the_private_staging_database(published) -> None:
+    """RAW_SAFE and PUBLIC carry future grants to their readers: nothing unchecked may be created there."""
+    created = [text for text, _ in fake.RECEIVED if re.match(r"CREATE (OR REPLACE )?(TABLE|VIEW)", text)]
+    built = [text for text in created if text.startswith("CREATE TABLE") and " AS SELECT" in text]
+    assert built and all('"MINIMIZATION_STAGING".' in text.split(" AS ")[0] for text in built), built[:3]
+    # a pass-through view is checked in staging too, and only then created where readers see it
+    views = [text.split(" AS ")[0] for text in created if text.startswith("CREATE OR REPLACE VIEW")]
+    assert views == [
+        'CREATE OR REPLACE VIEW "MINIMIZATION_STAGING"."RAW_SAFE__APP"."PLANS"',
+        'CREATE OR REPLACE VIEW "RAW_SAFE"."APP"."PLANS"',
+    ]
+    clones = [text for text in created if " CLONE " in text]
+    assert {text.split(" CLONE ")[0].split()[-1].split(".")[0] for text in clones} == {'"RAW_SAFE"', '"PUBLIC"'}
 
 
 def test_identifier_folding_and_engine_types() -> None:

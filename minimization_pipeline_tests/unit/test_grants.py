@@ -131,6 +131,8 @@ EXPECTED_MATRIX = {
         ("FUTURE VIEWS IN DATABASE ANALYTICS", "SELECT"),
         # publishes PUBLIC
         ("DATABASE PUBLIC", "OWNERSHIP"),
+        # builds and checks every table in its private staging database first
+        ("DATABASE MINIMIZATION_STAGING", "OWNERSHIP"),
     },
 }
 
@@ -189,7 +191,7 @@ def _statement_database(statement: str) -> str:
 
 def test_every_statement_parses_as_snowflake(script: str) -> None:
     lines = script.splitlines()
-    assert len(lines) == 73
+    assert len(lines) == 75
     for line in lines:
         assert line.endswith(";") and line.count(";") == 1, line
         parsed = sqlglot.parse(line, read="snowflake", error_level=sqlglot.ErrorLevel.RAISE)
@@ -220,8 +222,8 @@ def test_statement_order_is_roles_warehouses_databases_then_grants(script: str) 
     first_grant = heads.index("GRANT USAGE")
     assert heads[:5] == ["CREATE ROLE"] * 5
     assert heads[5:10] == ["CREATE WAREHOUSE"] * 5
-    assert heads[10:15] == ["CREATE DATABASE"] * 5
-    assert first_grant == 15 and all(head.startswith("GRANT") for head in heads[first_grant:])
+    assert heads[10:16] == ["CREATE DATABASE"] * 6
+    assert first_grant == 16 and all(head.startswith("GRANT") for head in heads[first_grant:])
 
 
 def test_each_ownership_transfer_comes_before_every_other_grant_on_its_database(script: str) -> None:
@@ -230,7 +232,7 @@ def test_each_ownership_transfer_comes_before_every_other_grant_on_its_database(
     ANONYMIZER owns them, and survive the transfer when the script runs again."""
     lines = [line.removesuffix(";") for line in script.splitlines() if line.startswith("GRANT ")]
     transfers = {_statement_database(line): i for i, line in enumerate(lines) if line.startswith("GRANT OWNERSHIP")}
-    assert set(transfers) == {"ANALYTICS", "RAW_SAFE", "PUBLIC"}
+    assert set(transfers) == {"ANALYTICS", "RAW_SAFE", "PUBLIC", "MINIMIZATION_STAGING"}
     for i, line in enumerate(lines):
         database = _statement_database(line)
         if database in transfers and not line.startswith("GRANT OWNERSHIP"):
@@ -268,6 +270,7 @@ def test_creates_the_roles_small_auto_suspending_warehouses_and_databases(script
         ("DATABASE", "DEV"),
         ("DATABASE", "ANALYTICS"),
         ("DATABASE", "PUBLIC"),
+        ("DATABASE", "MINIMIZATION_STAGING"),
     )
     for properties in parsed.warehouse_properties.values():
         assert properties == {
@@ -337,6 +340,7 @@ def test_owners_are_the_transformer_and_the_anonymizer(script: str) -> None:
         "DATABASE ANALYTICS": "TRANSFORMER",
         "DATABASE RAW_SAFE": "ANONYMIZER",
         "DATABASE PUBLIC": "ANONYMIZER",
+        "DATABASE MINIMIZATION_STAGING": "ANONYMIZER",
     }
 
 
@@ -362,9 +366,27 @@ def test_anonymizer_writes_only_raw_safe_and_public(script: str) -> None:
         ("DATABASE RAW_SAFE", "OWNERSHIP"),
         ("SCHEMA RAW_SAFE.PUBLIC", "CREATE TABLE"),
         ("DATABASE PUBLIC", "OWNERSHIP"),
+        ("DATABASE MINIMIZATION_STAGING", "OWNERSHIP"),
     }
-    assert {_on_database(on) for on, _ in anonymizer} == {"", "RAW", "RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC"}
+    assert {_on_database(on) for on, _ in anonymizer} == {
+        "",
+        "RAW",
+        "RAW_SAFE",
+        "DEV",
+        "ANALYTICS",
+        "PUBLIC",
+        "MINIMIZATION_STAGING",
+    }
     assert not [on for on, _ in anonymizer if on.startswith("ROLE ")]  # no other role's privileges either
+
+
+def test_nobody_but_the_anonymizer_touches_the_staging_database(script: str) -> None:
+    """Tables wait there while their checks run: no reader's grant, present or future, may reach it."""
+    matrix = privilege_matrix(script)
+    touching = {
+        role for role, grants in matrix.items() for on, _ in grants if _on_database(on) == "MINIMIZATION_STAGING"
+    }
+    assert touching == {"ANONYMIZER"}
 
 
 def test_reader_reads_public_and_nothing_else(script: str) -> None:

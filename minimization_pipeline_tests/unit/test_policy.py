@@ -329,6 +329,7 @@ def test_roles_default_to_the_articles_setup() -> None:
         "dev": "DEV",
         "analytics": "ANALYTICS",
         "public": "PUBLIC",
+        "staging": "MINIMIZATION_STAGING",
     }
     assert (roles.warehouse_size.value, roles.auto_suspend_seconds) == ("XSMALL", 60)
     assert load_policy(DEMO_POLICY).roles == roles  # the demo's commented section spells out the defaults
