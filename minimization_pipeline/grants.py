@@ -187,7 +187,7 @@ def require_snowflake(dialect: str) -> None:
 def apply_grants(warehouse: Warehouse, statements: Sequence[str]) -> int:
     """Run the statements one by one on Snowflake; returns how many ran. Refuses any other warehouse."""
     require_snowflake(warehouse.dialect)
-    with warehouse.session() as session:
+    with warehouse.session(purpose="grants") as session:
         for statement in statements:
             session.execute(statement)
     return len(statements)

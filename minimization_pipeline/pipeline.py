@@ -80,7 +80,7 @@ class Pipeline:
 
     def raw_catalog(self, lock_timeout_s: float = 120.0) -> Catalog:
         """The live RAW catalog; also saved as the snapshot the asset graph is built from."""
-        with self.warehouse(lock_timeout_s).session(read=[RAW]) as session:
+        with self.warehouse(lock_timeout_s).session(read=[RAW], purpose="catalog:raw") as session:
             catalog = session.catalog(RAW)
         catalog.save(self.data_dir / CATALOG_SNAPSHOT)
         return catalog
@@ -105,7 +105,7 @@ class Pipeline:
         """The published RAW_SAFE tables and views (staging tables left out); empty before the first run."""
         if not self.warehouse().exists(RAW_SAFE):
             return Catalog(RAW_SAFE)
-        with self.warehouse(lock_timeout_s).session(read=[RAW_SAFE]) as session:
+        with self.warehouse(lock_timeout_s).session(read=[RAW_SAFE], purpose="catalog:raw_safe") as session:
             catalog = session.catalog(RAW_SAFE)
         published = tuple(t for t in catalog.tables if not t.name.endswith(STAGING_SUFFIX))
         catalog = Catalog(RAW_SAFE, published)
@@ -142,7 +142,7 @@ class Pipeline:
 
     def raw_safe_drift(self, schema: str, table: str) -> TableDrift:
         """How the published copy of one table differs from the live RAW table (for the parity check)."""
-        with self.warehouse().session(read=[RAW, RAW_SAFE]) as session:
+        with self.warehouse().session(read=[RAW, RAW_SAFE], purpose=f"parity:{schema}.{table}") as session:
             raw_table = session.describe(TableRef(RAW, schema, table))
             copy = session.describe(TableRef(RAW_SAFE, schema, table))
         if raw_table is None:
@@ -218,7 +218,7 @@ class Pipeline:
         if not columns:
             return {}
         source = TableRef(RAW, raw_table.schema, raw_table.name)
-        with self.warehouse().session(read=[RAW]) as session:
+        with self.warehouse().session(read=[RAW], purpose=f"sample:{source}") as session:
             rows = session.sample_rows(source, columns, SAMPLE_ROWS, seed=42)  # native values: dates stay dates
         samples = {name: [row[i] for row in rows if row[i] is not None] for i, name in enumerate(columns)}
         types = [(c.name, c.data_type) for c in raw_table.columns if c.name in set(columns)]
@@ -233,7 +233,7 @@ class Pipeline:
         table_policy = policy.public.tables.get(model)
         if table_policy is None:
             raise PolicyError(f"public.{model}: not listed under public.tables in {self.policy_path.name}")
-        with self.warehouse().session(read=[models_database]) as session:
+        with self.warehouse().session(read=[models_database], purpose=f"catalog:{models_database}") as session:
             catalog = session.catalog(models_database)
         table = catalog.get(models_schema, model)
         if table is None:

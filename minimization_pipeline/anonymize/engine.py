@@ -435,7 +435,9 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
     `coarsen.TUPLE_BUDGET`).
     """
     started = time.perf_counter()
-    with warehouse.session(read=[plan.source.database], write=[plan.target.database], secret=secret) as session:
+    with warehouse.session(
+        read=[plan.source.database], write=[plan.target.database], secret=secret, purpose=f"publish:{plan.target}"
+    ) as session:
         staging = session.staging_ref(plan.target)
         session.ensure_schema(plan.target.database, plan.target.schema)
         if (staging.database, staging.schema) != (plan.target.database, plan.target.schema):

@@ -125,9 +125,14 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     @contextmanager
     def session(
-        self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
+        self,
+        read: Sequence[str] = (),
+        write: Sequence[str] = (),
+        secret: str | None = None,
+        purpose: str = "pipeline",
     ) -> Iterator[WarehouseSession]:
-        """Open a session reading `read` databases and writing `write` ones."""
+        """Open a session reading `read` databases and writing `write` ones; `purpose` names the work in
+        the warehouse's own records where it has them (Snowflake's query tag), for cost attribution."""
 
     @abc.abstractmethod
     def exists(self, database: str) -> bool:

@@ -177,7 +177,11 @@ class DuckDBWarehouse(Warehouse):
 
     @contextmanager
     def session(
-        self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
+        self,
+        read: Sequence[str] = (),
+        write: Sequence[str] = (),
+        secret: str | None = None,
+        purpose: str = "pipeline",  # DuckDB keeps no query history to tag
     ) -> Iterator[DuckDBSession]:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         connection = duckdb.connect(":memory:")

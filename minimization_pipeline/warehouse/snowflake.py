@@ -297,10 +297,14 @@ class SnowflakeWarehouse(Warehouse):
 
     @contextmanager
     def session(
-        self, read: Sequence[str] = (), write: Sequence[str] = (), secret: str | None = None
+        self,
+        read: Sequence[str] = (),
+        write: Sequence[str] = (),
+        secret: str | None = None,
+        purpose: str | None = None,
     ) -> Iterator[SnowflakeSession]:
         with self._connect() as connection:
-            session = SnowflakeSession(connection, self.purpose, self.staging_database)
+            session = SnowflakeSession(connection, purpose or self.purpose, self.staging_database)
             if secret is not None:
                 session.set_secret(secret)
             yield session

@@ -226,6 +226,14 @@ def test_unchecked_tables_are_built_only_in_the_private_staging_database(publish
     assert {text.split(" CLONE ")[0].split()[-1].split(".")[0] for text in clones} == {'"RAW_SAFE"', '"PUBLIC"'}
 
 
+def test_every_publish_is_tagged_with_its_table(published) -> None:
+    """Query tags attribute the warehouse's cost: one per published table (no-ops on fakesnow, but sent)."""
+    tags = {text for text, _ in fake.RECEIVED if text.startswith("ALTER SESSION SET QUERY_TAG")}
+    for schema, table in RAW_SAFE_TABLES:
+        assert f"ALTER SESSION SET QUERY_TAG = 'minimization_pipeline:publish:raw_safe.{schema}.{table}'" in tags
+    assert "ALTER SESSION SET QUERY_TAG = 'minimization_pipeline:publish:public.models.customers'" in tags
+
+
 def test_identifier_folding_and_engine_types() -> None:
     expression = TableRef("raw_safe", "app", "users").expression()
     assert fold_identifiers(expression).sql("snowflake") == '"RAW_SAFE"."APP"."USERS"'
