@@ -184,9 +184,16 @@ class Anonymization(BaseModel):
                 raise ValueError(f"mode generalize needs a hierarchy for every quasi-identifier; missing: {missing}")
 
 
+class PassThroughAs(StrEnum):
+    VIEW = "view"  # always current, no storage; the reader needs usage on RAW to resolve it
+    CLONE = "clone"  # a snapshot per run: zero-copy on Snowflake, a copy on DuckDB; needs no RAW access
+
+
 class TablePolicy(Anonymization):
     treatment: Treatment = Treatment.TREAT
     columns: dict[str, ColumnPolicy] = Field(default_factory=dict)
+    #: how a pass_through table is published (a clone copies every column: all must be listed keep)
+    pass_through_as: PassThroughAs = PassThroughAs.VIEW
 
     @model_validator(mode="after")
     def _pass_through_keeps_everything_it_names(self) -> TablePolicy:
@@ -200,6 +207,8 @@ class TablePolicy(Anonymization):
             treated = sorted(name for name, column in self.columns.items() if column.role is not Role.KEEP)
             if treated:
                 raise ValueError(f"pass_through copies columns as is, but {treated} are not 'keep'")
+        elif self.pass_through_as is not PassThroughAs.VIEW:
+            raise ValueError("pass_through_as applies to treatment pass_through only")
         return self
 
 

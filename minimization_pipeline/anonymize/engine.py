@@ -27,7 +27,7 @@ from minimization_pipeline.anonymize.microaggregate import MicroaggregateResult,
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Column, Table
-from minimization_pipeline.policy import Method, Mode, Role, Treatment
+from minimization_pipeline.policy import Method, Mode, PassThroughAs, Role, Treatment
 from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseSession
 
 COUNT = "__count"
@@ -445,7 +445,9 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
         session.drop(staging)
         metrics: dict[str, object] = {}
         try:
-            if plan.treatment is Treatment.PASS_THROUGH:
+            if plan.treatment is Treatment.PASS_THROUGH and plan.pass_through_as is PassThroughAs.CLONE:
+                session.clone_table(plan.source, staging)  # every column listed keep (checked by the plan)
+            elif plan.treatment is Treatment.PASS_THROUGH:
                 session.create_view(staging, build_select(session, plan))
             else:
                 release = _search(session, plan, tuple_budget)
@@ -466,7 +468,7 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
         published = all(check.passed for check in checks)
         if not published:
             session.drop(staging)
-        elif plan.treatment is Treatment.PASS_THROUGH:
+        elif plan.treatment is Treatment.PASS_THROUGH and plan.pass_through_as is PassThroughAs.VIEW:
             session.drop(staging)
             session.create_view(plan.target, build_select(session, plan))
         else:

@@ -20,6 +20,7 @@ from minimization_pipeline.policy import (
     LDiversity,
     Method,
     Mode,
+    PassThroughAs,
     PolicyError,
     PublicTablePolicy,
     Role,
@@ -69,6 +70,7 @@ class TablePlan:
     mode: Mode = Mode.MICROAGGREGATE
     max_suppression: float = 0.01
     l_diversity: LDiversity | None = None
+    pass_through_as: PassThroughAs = PassThroughAs.VIEW
 
     @property
     def quasi(self) -> tuple[ColumnPlan, ...]:
@@ -161,6 +163,15 @@ def plan_table(
             policy, reason = _default_direct(column.name, column.data_type, why)
         _check_type(where, policy, column.data_type)
         columns.append(ColumnPlan(column.name, column.data_type, policy.role, policy.method, policy, reason))
+    pass_through_as = table_policy.pass_through_as if table_policy else PassThroughAs.VIEW
+    if pass_through_as is PassThroughAs.CLONE:
+        # a clone copies every column as it is: only a table whose every column is listed keep may be one
+        unlisted = [c.name for c in columns if c.reason != "policy" or c.role is not Role.KEEP]
+        if unlisted:
+            raise PlanError(
+                f"{table.key}: pass_through_as clone copies every column, but {unlisted} are not listed as keep "
+                "(list them, or publish as a view, which leaves unlisted columns NULL)"
+            )
     settings = table_policy or Anonymization()
     if settings.mode is Mode.GENERALIZE:
         not_text = [c.name for c in columns if c.role is Role.QUASI and not is_text(c.data_type)]
@@ -171,7 +182,15 @@ def plan_table(
                 "mode microaggregate"
             )
     return TablePlan(
-        source, target, treatment, k, tuple(columns), settings.mode, settings.max_suppression, settings.l_diversity
+        source,
+        target,
+        treatment,
+        k,
+        tuple(columns),
+        settings.mode,
+        settings.max_suppression,
+        settings.l_diversity,
+        pass_through_as,
     )
 
 

@@ -108,6 +108,11 @@ class WarehouseSession(abc.ABC):
     def swap_in(self, staging: TableRef, target: TableRef) -> None:
         """Atomically replace `target` (table or view, or nothing) with the verified staging table."""
 
+    def clone_table(self, source: TableRef, target: TableRef) -> None:
+        """`target` as a copy of `source` (a new table; Snowflake makes it a zero-copy clone)."""
+        select = exp.select("*").from_(source.expression())
+        self.execute(exp.Create(this=target.expression(), kind="TABLE", expression=select))
+
     def staging_ref(self, target: TableRef) -> TableRef:
         """Where `target` is built and checked before it is swapped in: beside it, by default."""
         return target.staging()

@@ -255,6 +255,10 @@ class SnowflakeSession(WarehouseSession):
         if kind:
             self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
 
+    def clone_table(self, source: TableRef, target: TableRef) -> None:
+        source_sql = fold_identifiers(source.expression()).sql("snowflake")
+        self.execute(f"CREATE TABLE {fold_identifiers(target.expression()).sql('snowflake')} CLONE {source_sql}")
+
     def staging_ref(self, target: TableRef) -> TableRef:
         """In the private staging database (see `grants.py`): the future grants of RAW_SAFE and PUBLIC,
         which give their readers every new table, do not reach it, so nobody reads an unchecked table."""

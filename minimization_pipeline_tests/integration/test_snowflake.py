@@ -234,6 +234,23 @@ def test_every_publish_is_tagged_with_its_table(published) -> None:
     assert "ALTER SESSION SET QUERY_TAG = 'minimization_pipeline:publish:public.models.customers'" in tags
 
 
+def test_a_pass_through_table_can_be_a_zero_copy_clone(warehouse: dict[str, Any], published, tmp_path: Path) -> None:
+    import yaml
+
+    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    policy["sources"]["app"]["tables"]["plans"]["pass_through_as"] = "clone"
+    path = tmp_path / "minimization.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    start = len(fake.RECEIVED)
+    result = Pipeline(warehouse["state"], path, snowflake=warehouse["connect"]).publish_raw_safe("app", "plans")
+    assert result.published
+    sent = [text for text, _ in fake.RECEIVED[start:]]
+    assert 'CREATE TABLE "MINIMIZATION_STAGING"."RAW_SAFE__APP"."PLANS" CLONE "RAW"."APP"."PLANS"' in sent
+    assert query(warehouse, "SELECT COUNT(*) FROM RAW_SAFE.APP.PLANS")[0][0] == 4
+    views = query(warehouse, "SELECT COUNT(*) FROM RAW_SAFE.INFORMATION_SCHEMA.VIEWS WHERE TABLE_NAME = 'PLANS'")
+    assert views[0][0] == 0  # a table now, not a view
+
+
 def test_identifier_folding_and_engine_types() -> None:
     expression = TableRef("raw_safe", "app", "users").expression()
     assert fold_identifiers(expression).sql("snowflake") == '"RAW_SAFE"."APP"."USERS"'

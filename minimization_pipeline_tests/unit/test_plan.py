@@ -13,6 +13,7 @@ from minimization_pipeline.policy import (
     ColumnPolicy,
     MaskStyle,
     Method,
+    PassThroughAs,
     Policy,
     PolicyError,
     Role,
@@ -184,6 +185,30 @@ def test_pass_through_passes_an_unlisted_column_only_when_classified_keep() -> N
         Method.NULL,
         True,
     )
+
+
+def test_a_pass_through_clone_needs_every_column_listed_keep() -> None:
+    """A clone copies every column as it is; a view can leave unlisted ones NULL, a clone cannot."""
+    partial = TablePolicy.model_validate(
+        {"treatment": "pass_through", "pass_through_as": "clone", "columns": {"plan": "keep", "monthly_price": "keep"}}
+    )
+    with pytest.raises(
+        PlanError, match=r"app\.plans: pass_through_as clone copies every column, but \['internal_note'\]"
+    ):
+        plan_of(PLANS, partial)
+    full = TablePolicy.model_validate(
+        {
+            "treatment": "pass_through",
+            "pass_through_as": "clone",
+            "columns": {"plan": "keep", "monthly_price": "keep", "internal_note": "keep"},
+        }
+    )
+    assert plan_of(PLANS, full).pass_through_as is PassThroughAs.CLONE
+
+
+def test_pass_through_as_is_refused_on_a_treated_table() -> None:
+    with pytest.raises(ValueError, match="pass_through_as applies to treatment pass_through only"):
+        TablePolicy.model_validate({"pass_through_as": "clone", "columns": {"plan": "keep"}})
 
 
 def test_demo_plans_table_missing_a_listed_column_is_refused(policy: Policy) -> None:
