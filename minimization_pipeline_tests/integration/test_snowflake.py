@@ -174,6 +174,33 @@ def test_dbt_prod_builds_the_same_models_from_raw_on_snowflake(warehouse: dict[s
     assert query(warehouse, "SELECT COUNT(*) FROM ANALYTICS.MODELS.CUSTOMERS")[0][0] == 1_500
 
 
+def test_no_raw_identifier_in_any_text_column_of_raw_safe_or_public(warehouse: dict[str, Any], published) -> None:
+    """The DuckDB suite's leak test, on Snowflake: every text column against every RAW identifier."""
+    identifiers = """
+        SELECT EMAIL AS V FROM RAW.APP.USERS UNION SELECT PHONE FROM RAW.APP.USERS
+        UNION SELECT FIRST_NAME FROM RAW.APP.USERS UNION SELECT LAST_NAME FROM RAW.APP.USERS
+        UNION SELECT FIRST_NAME || ' ' || LAST_NAME FROM RAW.APP.USERS
+        UNION SELECT EMAIL FROM RAW.STRIPE.CUSTOMERS UNION SELECT NAME FROM RAW.STRIPE.CUSTOMERS
+        UNION SELECT IP_ADDRESS FROM RAW.APP.EVENTS
+    """
+    assert query(warehouse, f"SELECT COUNT(*) FROM ({identifiers})")[0][0] > 3_000
+    scanned = 0
+    for database in ("RAW_SAFE", "PUBLIC"):
+        columns = query(
+            warehouse,
+            f"SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM {database}.INFORMATION_SCHEMA.COLUMNS "
+            "WHERE DATA_TYPE = 'TEXT' AND TABLE_SCHEMA <> 'INFORMATION_SCHEMA'",
+        )
+        for schema, table, column in columns:
+            leaked = query(
+                warehouse,
+                f'SELECT COUNT(*) FROM {database}."{schema}"."{table}" t JOIN ({identifiers}) i ON t."{column}" = i.V',
+            )[0][0]
+            assert leaked == 0, f"{database}.{schema}.{table}.{column} holds {leaked} RAW identifiers"
+            scanned += 1
+    assert scanned >= 15
+
+
 def test_k_holds_on_snowflake(warehouse: dict[str, Any], published) -> None:
     smallest = query(
         warehouse,
@@ -249,6 +276,27 @@ def test_a_pass_through_table_can_be_a_zero_copy_clone(warehouse: dict[str, Any]
     assert query(warehouse, "SELECT COUNT(*) FROM RAW_SAFE.APP.PLANS")[0][0] == 4
     views = query(warehouse, "SELECT COUNT(*) FROM RAW_SAFE.INFORMATION_SCHEMA.VIEWS WHERE TABLE_NAME = 'PLANS'")
     assert views[0][0] == 0  # a table now, not a view
+
+
+def test_a_leaking_policy_fails_its_pattern_scan_on_snowflake(
+    warehouse: dict[str, Any], published, tmp_path: Path
+) -> None:
+    """`email: keep` must be caught by the scan (REGEXP_INSTR, since Snowflake's REGEXP_LIKE is anchored),
+    and nothing replaced. Notes holding an email inside text are caught too (matching anywhere)."""
+    import yaml
+
+    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    policy["sources"]["app"]["tables"]["users"]["columns"]["email"] = "keep"
+    path = tmp_path / "minimization.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    before = query(warehouse, "SELECT EMAIL FROM RAW_SAFE.APP.USERS ORDER BY ID")
+    result = Pipeline(warehouse["state"], path, snowflake=warehouse["connect"]).publish_raw_safe("app", "users")
+    assert not result.published
+    assert [check.name for check in result.failed_checks] == ["pattern_scan"]
+    assert query(warehouse, "SELECT EMAIL FROM RAW_SAFE.APP.USERS ORDER BY ID") == before
+    assert query(warehouse, "SELECT COUNT(*) FROM MINIMIZATION_STAGING.INFORMATION_SCHEMA.TABLES")[0][0] == 0
+    inside = query(warehouse, "SELECT REGEXP_INSTR('mail me at a@b.com today', '[a-z]+@[a-z]+[.]com') > 0")
+    assert inside == [(True,)]
 
 
 def test_identifier_folding_and_engine_types() -> None:
