@@ -11,8 +11,9 @@ Types are read into the engine's vocabulary (``NUMBER(38,0)`` → ``BIGINT``, ``
 branch; casts render back to the same Snowflake types.
 
 The secret is a bind variable: the connection uses server-side (``qmark``) binding, so the value is sent
-apart from the statement and never appears in the query text, nor in QUERY_HISTORY. Every statement
-carries a query tag (``minimization_pipeline:<purpose>``) so costs can be attributed.
+apart from the statement and never appears in the query text, nor in QUERY_HISTORY; a connection with
+client-side binding is refused. Every session carries a query tag (``minimization_pipeline:<purpose>``,
+e.g. ``publish:raw_safe.app.users``) so costs can be attributed.
 """
 
 from __future__ import annotations
@@ -105,10 +106,13 @@ class SnowflakeSession(WarehouseSession):
 
     def __init__(self, connection: Any, purpose: str = "session", staging_database: str = STAGING_DATABASE) -> None:
         super().__init__()
+        style = getattr(connection, "_paramstyle", None) or getattr(connection, "paramstyle", None)
+        if style not in ("qmark", "numeric"):
+            # pyformat/format bind on the client: the secret would be written into the query text
+            raise ValueError(f"the Snowflake connection binds with {style!r}; connect with paramstyle='qmark'")
         self.connection = connection
         self.staging_database = staging_database
         self.cursor = connection.cursor()
-        self._secret: str | None = None
         self._tag(purpose)
 
     def _tag(self, purpose: str) -> None:
@@ -202,7 +206,6 @@ class SnowflakeSession(WarehouseSession):
 
     def set_secret(self, secret: str) -> None:
         # Bound server-side (qmark): the value travels apart from the statement text.
-        self._secret = secret
         self.execute(f"SET {SECRET_VARIABLE} = ?", [secret])
 
     def upload_temp(self, name: str, frame: pd.DataFrame, types: dict[str, exp.DataType]) -> exp.Table:

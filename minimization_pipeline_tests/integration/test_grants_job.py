@@ -161,6 +161,8 @@ class _RecordingCursor:
 class _RecordingConnection:
     """Stands in for a Snowflake connection: records each statement text it is sent."""
 
+    _paramstyle = "qmark"  # what SnowflakeResource is configured with (server-side binding)
+
     def __init__(self) -> None:
         self.executed: list[str] = []
 

@@ -299,6 +299,22 @@ def test_a_leaking_policy_fails_its_pattern_scan_on_snowflake(
     assert inside == [(True,)]
 
 
+def test_a_connection_that_binds_on_the_client_is_refused(warehouse: dict[str, Any]) -> None:
+    """With pyformat binding the connector would write the secret into the query text: fail closed."""
+
+    @contextmanager
+    def client_side() -> Iterator[Any]:
+        connection = snowflake_connector.connect(**warehouse["kwargs"], paramstyle="pyformat")
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=client_side)
+    with pytest.raises(ValueError, match="paramstyle='qmark'"), pipeline.warehouse().session(secret="x" * 20):
+        pass
+
+
 def test_identifier_folding_and_engine_types() -> None:
     expression = TableRef("raw_safe", "app", "users").expression()
     assert fold_identifiers(expression).sql("snowflake") == '"RAW_SAFE"."APP"."USERS"'

@@ -3,8 +3,6 @@ plus the pipeline's own role (ANONYMIZER)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,6 @@ from sqlglot import exp
 
 from minimization_pipeline.grants import (
     GrantsError,
-    apply_grants,
     parse_sql,
     privilege_matrix,
     quote,
@@ -541,37 +538,3 @@ def test_the_reader_follows_snowflake_case_rules() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- apply
-
-
-class _RecordingSession:
-    def __init__(self) -> None:
-        self.executed: list[str] = []
-
-    def execute(self, sql: str) -> None:
-        self.executed.append(sql)
-
-
-class _FakeWarehouse:
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.sessions: list[_RecordingSession] = []
-
-    @contextmanager
-    def session(self) -> Iterator[_RecordingSession]:
-        session = _RecordingSession()
-        self.sessions.append(session)
-        yield session
-
-
-def test_apply_runs_each_statement_once_in_order_on_snowflake() -> None:
-    statements = render_grants(RolesPolicy())
-    warehouse = _FakeWarehouse("snowflake")
-    assert apply_grants(warehouse, statements) == len(statements)  # type: ignore[arg-type]
-    assert [s.executed for s in warehouse.sessions] == [statements]
-
-
-def test_apply_refuses_duckdb() -> None:
-    warehouse = _FakeWarehouse("duckdb")
-    with pytest.raises(GrantsError, match="grants are a Snowflake feature: the duckdb warehouse has no roles"):
-        apply_grants(warehouse, render_grants(RolesPolicy()))  # type: ignore[arg-type]
-    assert warehouse.sessions == []
