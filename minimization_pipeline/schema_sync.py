@@ -81,6 +81,8 @@ class SchemaSync:
     new_tables: tuple[TableKey, ...] = ()
     #: tables the definitions know as present in RAW that RAW has lost (their RAW_SAFE copy is kept).
     dropped_tables: tuple[TableKey, ...] = ()
+    #: tables the policy keeps out of RAW_SAFE (new ones still change the asset graph: RAW specs)
+    excluded: tuple[TableKey, ...] = ()
     #: RAW tables whose published copy is missing or differs (to re-publish), in (schema, name) order.
     drifted: tuple[TableDrift, ...] = field(default_factory=tuple)
 
@@ -91,6 +93,11 @@ class SchemaSync:
     @property
     def needs_reload(self) -> bool:
         return bool(self.new_tables or self.dropped_tables)
+
+    @property
+    def new_to_replicate(self) -> tuple[TableKey, ...]:
+        """New RAW tables that get a RAW_SAFE copy (not the ones the policy excludes)."""
+        return tuple(table for table in self.new_tables if table not in self.excluded)
 
     @property
     def to_publish(self) -> tuple[TableKey, ...]:
@@ -129,5 +136,6 @@ def compare(
         raw_safe,
         new_tables=tuple(sorted(live - known)),
         dropped_tables=tuple(sorted(known - live)),
+        excluded=tuple(sorted(skip)),
         drifted=tuple(drifted),
     )

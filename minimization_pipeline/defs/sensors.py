@@ -111,17 +111,17 @@ def build_raw_schema_sensor(
             return dg.SensorResult(skip_reason="RAW does not exist yet: nothing to replicate")
         notes = []
         run_requests = []
-        if sync.new_tables:
+        if new := list(sync.new_to_replicate):
             # published now, by the job that needs no asset; the reload below makes them assets of their own
             run_requests.append(
                 dg.RunRequest(
-                    run_key=run_key(sync, list(sync.new_tables), "replicate"),
+                    run_key=run_key(sync, new, "replicate"),
                     job_name=REPLICATE_JOB,
-                    run_config=replicate_config(list(sync.new_tables)),
+                    run_config=replicate_config(new),
                     tags={TRIGGER_TAG: SENSOR_NAME},
                 )
             )
-            context.log.info("replicating new RAW tables: " + ", ".join(f"{s}.{t}" for s, t in sync.new_tables))
+            context.log.info("replicating new RAW tables: " + ", ".join(f"{s}.{t}" for s, t in new))
         if sync.needs_reload:
             changed = ", ".join(f"{s}.{t}" for s, t in (*sync.new_tables, *sync.dropped_tables))
             origin = context.code_location_origin

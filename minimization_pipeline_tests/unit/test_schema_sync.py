@@ -53,9 +53,11 @@ def test_new_and_dropped_tables_need_a_reload_and_only_present_tables_drift() ->
     assert "dropped from RAW (its RAW_SAFE copy is kept)" in sync.describe()
 
 
-def test_excluded_tables_are_never_drift() -> None:
+def test_excluded_tables_are_never_drift_nor_replicated() -> None:
     sync = compare(Catalog("raw", (USERS, ORDERS)), Catalog("raw_safe", (USERS,)), [], excluded=[("app", "orders")])
     assert sync.to_publish == ()
+    assert sync.new_tables == (("app", "orders"), ("app", "users"))  # the graph still changes (RAW specs)
+    assert sync.new_to_replicate == (("app", "users"),)
 
 
 def test_the_fingerprint_follows_raw_only() -> None:
