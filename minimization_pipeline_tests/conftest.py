@@ -78,6 +78,15 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory, demo_data: Path, sess
     return PipelineRun(settings, result, instance)
 
 
+@pytest.fixture(scope="session")
+def snowflake_run(tmp_path_factory: pytest.TempPathFactory, demo_data: Path, session_env: Path):
+    """The hourly job run once on Snowflake (a fakesnow server), for the session (see `snowflake_run.py`)."""
+    from minimization_pipeline_tests.snowflake_run import snowflake_run as run
+
+    with run(demo_data / "raw.duckdb", tmp_path_factory.mktemp("snowflake_state"), TEST_SECRET) as result:
+        yield result
+
+
 def copy_run_data(run: PipelineRun, target: Path) -> Path:
     """A private copy of a finished run's warehouse files, to change without disturbing others."""
     target.mkdir(parents=True, exist_ok=True)

@@ -1,14 +1,14 @@
-"""Production on Snowflake, over the real wire protocol: a fakesnow server, the Python connector, Dagster.
+"""What only Snowflake has: the secret on the wire, the staging database, clones, tags, binding, dbt prod.
 
-`MINIMIZATION_ENV=prod` with the connection pointed at the fake server: the same definitions, the same
-RAW_SAFE assets and checks as on DuckDB, run by Dagster. The demo RAW is loaded the way a loader does it
-(upper-case names, Snowflake types). Where fakesnow differs from Snowflake the bridge is in
-`fakesnow_server.py`, never in the product.
+The end-to-end promises (every stage, schemas, no RAW identifier anywhere, joins, k, PUBLIC) run on both
+warehouses in `test_end_to_end.py`; this module checks the Snowflake side's own mechanics against the
+session's run (`snowflake_run.py`: a fakesnow server, the Python connector, Dagster with
+`MINIMIZATION_ENV=prod`). Where fakesnow differs from Snowflake the bridge is in `fakesnow_server.py`,
+never in the product.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,16 +19,13 @@ import dagster as dg
 import pytest
 from snowflake import connector as snowflake_connector
 
-from minimization_pipeline.anonymize import verify
-from minimization_pipeline.definitions import build_definitions
-from minimization_pipeline.defs.automation import HOURLY_JOB
 from minimization_pipeline.pipeline import Pipeline
-from minimization_pipeline.settings import PROJECT_ROOT, load_settings
+from minimization_pipeline.settings import PROJECT_ROOT
 from minimization_pipeline.warehouse.base import TableRef
 from minimization_pipeline.warehouse.snowflake import SnowflakeSession, engine_type, fold_identifiers, to_engine_name
 from minimization_pipeline_tests import fakesnow_server as fake
 from minimization_pipeline_tests.conftest import TEST_SECRET
-from minimization_pipeline_tests.snowflake_loader import load_raw
+from minimization_pipeline_tests.snowflake_run import SnowflakeRun
 
 pytestmark = pytest.mark.slow
 
@@ -54,50 +51,16 @@ RAW_SAFE_TABLES = [
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> Iterator[dict[str, Any]]:
-    """The fake server with the demo RAW loaded, and the environment of a production deployment."""
-    with fake.fakesnow_server() as kwargs, pytest.MonkeyPatch.context() as env:
-        connect_args = {
-            key: kwargs[key] for key in ("host", "port", "protocol", "session_parameters", "network_timeout")
-        }
-        env.setenv("MINIMIZATION_ENV", "prod")
-        env.setenv("SNOWFLAKE_ACCOUNT", kwargs["account"])
-        env.setenv("SNOWFLAKE_USER", kwargs["user"])
-        env.setenv("SNOWFLAKE_PASSWORD", kwargs["password"])
-        env.setenv("SNOWFLAKE_CONNECTION_ARGS", json.dumps(connect_args))
-        env.setenv("MINIMIZATION_SECRET", TEST_SECRET)
-        state = tmp_path_factory.mktemp("snowflake_state")  # catalog snapshots; no warehouse files here
-        env.setenv("MINIMIZATION_DATA_DIR", str(state))
-        env.setenv("MINIMIZATION_DBT_TARGET", "dev")
-        # dbt-snowflake reads its connection from profiles.yml's env_var()s; fakesnow has no query tags
-        env.setenv("SNOWFLAKE_HOST", kwargs["host"])
-        env.setenv("SNOWFLAKE_PORT", str(kwargs["port"]))
-        env.setenv("SNOWFLAKE_PROTOCOL", kwargs["protocol"])
-        env.setenv("DBT_QUERY_TAG", "")
-        env.setenv("DBT_PROD_USER", kwargs["user"])
-
-        @contextmanager
-        def connect() -> Iterator[Any]:
-            connection = snowflake_connector.connect(**kwargs, paramstyle="qmark")
-            try:
-                yield connection
-            finally:
-                connection.close()
-
-        load_raw(demo_data / "raw.duckdb", connect)
-        with connect() as connection:  # what the warehouse_grants job creates in production
-            for database in ("RAW_SAFE", "DEV", "ANALYTICS", "PUBLIC", "MINIMIZATION_STAGING"):
-                connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS {database}")
-        yield {"connect": connect, "kwargs": kwargs, "state": state}
+def warehouse(snowflake_run: SnowflakeRun) -> dict[str, Any]:
+    """The fake server the session's Snowflake run used (see `snowflake_run.py`)."""
+    return {"connect": snowflake_run.connect, "kwargs": snowflake_run.kwargs, "state": snowflake_run.state}
 
 
 @pytest.fixture(scope="module")
-def published(warehouse: dict[str, Any]) -> dg.ExecuteInProcessResult:
+def published(snowflake_run: SnowflakeRun) -> dg.ExecuteInProcessResult:
     """The hourly job run by Dagster against Snowflake: RAW_SAFE, `dbt build` (dev, dbt-snowflake), PUBLIC."""
-    fake.RECEIVED.clear()
-    defs = build_definitions(load_settings())
-    job = defs.resolve_job_def(HOURLY_JOB)
-    return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert snowflake_run.result.success
+    return snowflake_run.result
 
 
 def query(warehouse: dict[str, Any], sql: str, params: list[object] | None = None) -> list[tuple]:
@@ -105,56 +68,9 @@ def query(warehouse: dict[str, Any], sql: str, params: list[object] | None = Non
         return connection.cursor().execute(sql, params).fetchall()
 
 
-def test_the_hourly_job_runs_end_to_end_on_snowflake(published: dg.ExecuteInProcessResult) -> None:
-    assert published.success
-    keys = {event.asset_key for event in published.get_asset_materialization_events()}
-    assert {dg.AssetKey(["raw_safe", s, t]) for s, t in RAW_SAFE_TABLES} <= keys
-    assert {dg.AssetKey([model]) for model in DBT_MODELS} <= keys
-    assert dg.AssetKey(["public", "customers"]) in keys
-    failed = [(e.asset_key, e.check_name) for e in published.get_asset_check_evaluations() if not e.passed]
-    assert not failed
-    names = {e.check_name for e in published.get_asset_check_evaluations()}
-    assert set(verify.CHECK_NAMES) | {"matches_raw_schema"} <= names
-
-
-def test_raw_safe_keeps_raw_schema_and_names_on_snowflake(warehouse: dict[str, Any], published) -> None:
-    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
-    with pipeline.warehouse().session() as session:
-        raw, safe = session.catalog("raw"), session.catalog("raw_safe")
-    assert sorted((t.schema, t.name) for t in safe.tables) == RAW_SAFE_TABLES  # lower-case keys, as DuckDB
-    for table in raw.tables:
-        assert safe.get(table.schema, table.name).columns == table.columns, table.key
-    # Stored the Snowflake way: unquoted upper-case names a dbt source finds without quoting.
-    assert query(warehouse, "SELECT COUNT(*) FROM RAW_SAFE.APP.USERS")[0][0] == 1_500
-
-
-def test_pseudonyms_join_across_tables_exactly_as_raw_does(warehouse: dict[str, Any], published) -> None:
-    raw_pairs = query(
-        warehouse, "SELECT COUNT(*) FROM RAW.APP.USERS u JOIN RAW.STRIPE.CUSTOMERS c ON u.EMAIL = c.EMAIL"
-    )[0][0]
-    safe_pairs = query(
-        warehouse,
-        "SELECT COUNT(*) FROM RAW_SAFE.APP.USERS u JOIN RAW_SAFE.STRIPE.CUSTOMERS c ON u.EMAIL = c.EMAIL",
-    )[0][0]
-    assert raw_pairs > 100 and safe_pairs == raw_pairs
-    leaked = query(
-        warehouse,
-        "SELECT COUNT(*) FROM RAW_SAFE.APP.USERS s JOIN RAW.APP.USERS r "
-        "ON s.EMAIL = r.EMAIL OR s.FIRST_NAME = r.FIRST_NAME OR s.PHONE = r.PHONE",
-    )[0][0]
-    assert leaked == 0
-
-
-def test_public_is_k_anonymous_at_the_public_k_on_snowflake(warehouse: dict[str, Any], published) -> None:
-    rows = query(warehouse, "SELECT COUNT(*) FROM DEV.MODELS.CUSTOMERS")[0][0]
-    assert rows == 1_500 and query(warehouse, "SELECT COUNT(*) FROM PUBLIC.MODELS.CUSTOMERS")[0][0] == rows
-    smallest = query(
-        warehouse, "SELECT MIN(n) FROM (SELECT COUNT(*) AS n FROM PUBLIC.MODELS.CUSTOMERS GROUP BY AGE, ZIP3, GENDER)"
-    )[0][0]
-    assert smallest >= 20
-
-
-def test_dbt_prod_builds_the_same_models_from_raw_on_snowflake(warehouse: dict[str, Any], published) -> None:
+def test_dbt_prod_builds_the_same_models_from_raw_on_snowflake(
+    warehouse: dict[str, Any], snowflake_run: SnowflakeRun
+) -> None:
     """The article's prod target (TRANSFORMER: RAW → ANALYTICS) builds what dev builds from RAW_SAFE."""
     import os
     import subprocess
@@ -162,7 +78,7 @@ def test_dbt_prod_builds_the_same_models_from_raw_on_snowflake(warehouse: dict[s
     done = subprocess.run(
         [*("dbt", "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project"), *PROD_PROFILE],
         cwd=PROJECT_ROOT,
-        env=dict(os.environ),
+        env={**os.environ, **snowflake_run.env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -174,47 +90,12 @@ def test_dbt_prod_builds_the_same_models_from_raw_on_snowflake(warehouse: dict[s
     assert query(warehouse, "SELECT COUNT(*) FROM ANALYTICS.MODELS.CUSTOMERS")[0][0] == 1_500
 
 
-def test_no_raw_identifier_in_any_text_column_of_raw_safe_or_public(warehouse: dict[str, Any], published) -> None:
-    """The DuckDB suite's leak test, on Snowflake: every text column against every RAW identifier."""
-    identifiers = """
-        SELECT EMAIL AS V FROM RAW.APP.USERS UNION SELECT PHONE FROM RAW.APP.USERS
-        UNION SELECT FIRST_NAME FROM RAW.APP.USERS UNION SELECT LAST_NAME FROM RAW.APP.USERS
-        UNION SELECT FIRST_NAME || ' ' || LAST_NAME FROM RAW.APP.USERS
-        UNION SELECT EMAIL FROM RAW.STRIPE.CUSTOMERS UNION SELECT NAME FROM RAW.STRIPE.CUSTOMERS
-        UNION SELECT IP_ADDRESS FROM RAW.APP.EVENTS
-    """
-    assert query(warehouse, f"SELECT COUNT(*) FROM ({identifiers})")[0][0] > 3_000
-    scanned = 0
-    for database in ("RAW_SAFE", "PUBLIC"):
-        columns = query(
-            warehouse,
-            f"SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME FROM {database}.INFORMATION_SCHEMA.COLUMNS "
-            "WHERE DATA_TYPE = 'TEXT' AND TABLE_SCHEMA <> 'INFORMATION_SCHEMA'",
-        )
-        for schema, table, column in columns:
-            leaked = query(
-                warehouse,
-                f'SELECT COUNT(*) FROM {database}."{schema}"."{table}" t JOIN ({identifiers}) i ON t."{column}" = i.V',
-            )[0][0]
-            assert leaked == 0, f"{database}.{schema}.{table}.{column} holds {leaked} RAW identifiers"
-            scanned += 1
-    assert scanned >= 15
-
-
-def test_k_holds_on_snowflake(warehouse: dict[str, Any], published) -> None:
-    smallest = query(
-        warehouse,
-        "SELECT MIN(n) FROM (SELECT COUNT(*) AS n FROM RAW_SAFE.APP.USERS GROUP BY BIRTH_DATE, GENDER, ZIP, CITY)",
-    )[0][0]
-    assert smallest >= 5
-
-
-def test_the_secret_is_in_no_sql_text_the_server_received(published) -> None:
-    texts = [text for text, _ in fake.RECEIVED]
+def test_the_secret_is_in_no_sql_text_the_server_received(snowflake_run: SnowflakeRun) -> None:
+    texts = [text for text, _ in snowflake_run.received]
     assert len(texts) > 50
     assert not [text for text in texts if TEST_SECRET in text]
     # it did travel, as a bound value of the session variable the hashes read
-    assert any(text.startswith("SET MINIMIZATION_SECRET") and bound for text, bound in fake.RECEIVED)
+    assert any(text.startswith("SET MINIMIZATION_SECRET") and bound for text, bound in snowflake_run.received)
     assert any("$MINIMIZATION_SECRET" in text for text in texts)
 
 
@@ -238,9 +119,9 @@ def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
     assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.ORDERS ORDER BY ID") == before  # deterministic output
 
 
-def test_unchecked_tables_are_built_only_in_the_private_staging_database(published) -> None:
+def test_unchecked_tables_are_built_only_in_the_private_staging_database(snowflake_run: SnowflakeRun) -> None:
     """RAW_SAFE and PUBLIC carry future grants to their readers: nothing unchecked may be created there."""
-    created = [text for text, _ in fake.RECEIVED if re.match(r"CREATE (OR REPLACE )?(TABLE|VIEW)", text)]
+    created = [text for text, _ in snowflake_run.received if re.match(r"CREATE (OR REPLACE )?(TABLE|VIEW)", text)]
     built = [text for text in created if text.startswith("CREATE TABLE") and " AS SELECT" in text]
     assert built and all('"MINIMIZATION_STAGING".' in text.split(" AS ")[0] for text in built), built[:3]
     # a pass-through view is checked in staging too, and only then created where readers see it
@@ -253,9 +134,9 @@ def test_unchecked_tables_are_built_only_in_the_private_staging_database(publish
     assert {text.split(" CLONE ")[0].split()[-1].split(".")[0] for text in clones} == {'"RAW_SAFE"', '"PUBLIC"'}
 
 
-def test_every_publish_is_tagged_with_its_table(published) -> None:
+def test_every_publish_is_tagged_with_its_table(snowflake_run: SnowflakeRun) -> None:
     """Query tags attribute the warehouse's cost: one per published table (no-ops on fakesnow, but sent)."""
-    tags = {text for text, _ in fake.RECEIVED if text.startswith("ALTER SESSION SET QUERY_TAG")}
+    tags = {text for text, _ in snowflake_run.received if text.startswith("ALTER SESSION SET QUERY_TAG")}
     for schema, table in RAW_SAFE_TABLES:
         assert f"ALTER SESSION SET QUERY_TAG = 'minimization_pipeline:publish:raw_safe.{schema}.{table}'" in tags
     assert "ALTER SESSION SET QUERY_TAG = 'minimization_pipeline:publish:public.models.customers'" in tags
