@@ -100,9 +100,11 @@ class WarehouseSession(abc.ABC):
     def object_kind(self, ref: TableRef) -> str | None:
         """'table', 'view' or None when nothing of that name exists."""
 
-    @abc.abstractmethod
     def drop(self, ref: TableRef) -> None:
-        """Drop a table or view if it exists."""
+        """Drop a table or view if it exists (the statement names which, as both warehouses require)."""
+        kind = self.object_kind(ref)
+        if kind:
+            self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
 
     @abc.abstractmethod
     def swap_in(self, staging: TableRef, target: TableRef) -> None:

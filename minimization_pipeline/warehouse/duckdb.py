@@ -136,11 +136,6 @@ class DuckDBSession(WarehouseSession):
             return None
         return "view" if rows[0][0] == "VIEW" else "table"
 
-    def drop(self, ref: TableRef) -> None:
-        kind = self.object_kind(ref)
-        if kind:
-            self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
-
     def swap_in(self, staging: TableRef, target: TableRef) -> None:
         kind = self.object_kind(target)
         self.connection.execute("BEGIN TRANSACTION")

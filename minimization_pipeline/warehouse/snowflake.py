@@ -253,11 +253,6 @@ class SnowflakeSession(WarehouseSession):
             return None
         return "view" if rows[0][0] == "VIEW" else "table"
 
-    def drop(self, ref: TableRef) -> None:
-        kind = self.object_kind(ref)
-        if kind:
-            self.execute(exp.Drop(tables=[ref.expression()], kind=kind.upper(), exists=True))
-
     def clone_table(self, source: TableRef, target: TableRef) -> None:
         source_sql = fold_identifiers(source.expression()).sql("snowflake")
         self.execute(f"CREATE TABLE {fold_identifiers(target.expression()).sql('snowflake')} CLONE {source_sql}")
