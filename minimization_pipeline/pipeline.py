@@ -6,6 +6,7 @@ before writing anything, plans the table and hands it to the engine. Dagster ass
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -224,8 +225,19 @@ class Pipeline:
         types = [(c.name, c.data_type) for c in raw_table.columns if c.name in set(columns)]
         return classify_table(types, samples)
 
-    def publish_raw_safe(self, schema: str, table: str) -> TableResult:
+    def publish_raw_safe(
+        self, schema: str, table: str, window: tuple[dt.datetime, dt.datetime] | None = None
+    ) -> TableResult:
+        """Publish one RAW_SAFE table; for a partitioned one, the partitions in ``window`` [start, end)
+        (naive UTC), each anonymized on its own, replacing those partitions only."""
         plan = self.plan_raw_safe(schema, table)
+        if window is not None:
+            plan = plan.sliced(*window)
+        elif plan.partition is not None:
+            raise PolicyError(
+                f"{RAW_SAFE}.{schema}.{table} is partitioned by {plan.partition.column}: publish a window of "
+                "partitions (one partition, or a backfill range)"
+            )
         return publish(self.warehouse(), plan, self.secret())
 
     def plan_public(self, model: str, models_database: str, models_schema: str = "main") -> TablePlan:

@@ -7,6 +7,7 @@ live in `validate_against_catalog`, run before every write.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -189,15 +191,84 @@ class PassThroughAs(StrEnum):
     CLONE = "clone"  # a snapshot per run: zero-copy on Snowflake, a copy on DuckDB; needs no RAW access
 
 
+class Grain(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+    @property
+    def delta(self) -> dt.timedelta:
+        return dt.timedelta(hours=1) if self is Grain.HOUR else dt.timedelta(days=1)
+
+    def floor(self, moment: dt.datetime) -> dt.datetime:
+        """The start of the partition holding ``moment``."""
+        moment = moment.replace(minute=0, second=0, microsecond=0)
+        return moment if self is Grain.HOUR else moment.replace(hour=0)
+
+
+_DURATION = re.compile(r"\s*(\d+)\s*([hdw])\s*")
+_DURATION_UNITS = {"h": dt.timedelta(hours=1), "d": dt.timedelta(days=1), "w": dt.timedelta(weeks=1)}
+
+
+def parse_duration(value: Any) -> dt.timedelta:
+    """`90d`, `36h`, `2w` (or a timedelta) -> timedelta; anything else is refused with the accepted forms."""
+    if isinstance(value, dt.timedelta):
+        return value
+    match = _DURATION.fullmatch(str(value)) if isinstance(value, str | int) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration: write a whole number of hours, days or weeks (36h, 90d, 2w)")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class Partitioning(BaseModel):
+    """An append-only table split by time: each partition's rows are anonymized (and replaced) on their own.
+
+    ``column``: the event time (a TIMESTAMP or DATE column the table lists as ``keep``: partitions are
+    found, and replaced, by its value in RAW_SAFE too). ``grain``: hour or day. ``start``: the first
+    partition (naive UTC, like the column); rows before it, or with no time, are in no partition.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    column: str
+    grain: Grain = Grain.HOUR
+    start: dt.datetime
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _date_is_midnight(cls, value: Any) -> Any:
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return dt.datetime.combine(value, dt.time())
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _naive_utc(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    @model_validator(mode="after")
+    def _start_on_the_grain(self) -> Partitioning:
+        if self.grain.floor(self.start) != self.start:
+            unit = "an hour" if self.grain is Grain.HOUR else "a day"
+            raise ValueError(f"start {self.start.isoformat()} is not the start of {unit}")
+        return self
+
+
 class TablePolicy(Anonymization):
     treatment: Treatment = Treatment.TREAT
     columns: dict[str, ColumnPolicy] = Field(default_factory=dict)
     #: how a pass_through table is published (a clone copies every column: all must be listed keep)
     pass_through_as: PassThroughAs = PassThroughAs.VIEW
+    #: append-only tables: anonymize and replace one time slice at a time (see `Partitioning`)
+    partition: Partitioning | None = None
+    #: retention: RAW rows older than this are deleted once their anonymized partition is verified
+    keep_identifiable: Annotated[dt.timedelta, BeforeValidator(parse_duration)] | None = None
 
     @model_validator(mode="after")
     def _pass_through_keeps_everything_it_names(self) -> TablePolicy:
         self._check_anonymization(self.columns)
+        self._check_partitioning()
         if self.treatment is Treatment.PASS_THROUGH:
             if not self.columns:
                 raise ValueError(
@@ -210,6 +281,25 @@ class TablePolicy(Anonymization):
         elif self.pass_through_as is not PassThroughAs.VIEW:
             raise ValueError("pass_through_as applies to treatment pass_through only")
         return self
+
+    def _check_partitioning(self) -> None:
+        if self.keep_identifiable is not None:
+            if self.partition is None:
+                raise ValueError("keep_identifiable needs a partition: RAW rows are deleted partition by partition")
+            if self.keep_identifiable < self.partition.grain.delta:
+                raise ValueError(f"keep_identifiable must be at least one {self.partition.grain.value}")
+        if self.partition is None:
+            return
+        if self.treatment is not Treatment.TREAT:
+            raise ValueError(f"partition applies to treated tables only (this one is {self.treatment.value})")
+        if self.mode is not Mode.MICROAGGREGATE or self.l_diversity is not None:
+            raise ValueError("a partitioned table is anonymized with mode microaggregate and no l_diversity (for now)")
+        column = self.columns.get(self.partition.column)
+        if column is None or column.role is not Role.KEEP:
+            raise ValueError(
+                f"partition.column {self.partition.column!r} must be listed with role keep: partitions are "
+                "replaced by its value in RAW_SAFE, so it must be copied as is"
+            )
 
 
 class SourcePolicy(BaseModel):
@@ -419,6 +509,15 @@ class Policy(BaseModel):
     def named_tables(self) -> list[tuple[str, str]]:
         return sorted((schema, table) for schema, source in self.sources.items() for table in source.tables)
 
+    def partitioned_tables(self) -> dict[tuple[str, str], Partitioning]:
+        """Tables declared append-only and time-partitioned, with their partitioning."""
+        return {
+            (schema, name): table.partition
+            for schema, source in self.sources.items()
+            for name, table in source.tables.items()
+            if table.partition is not None and table.treatment is Treatment.TREAT
+        }
+
     def k_for(self, table: TablePolicy | None) -> int:
         return table.k if table and table.k else self.k
 
@@ -494,5 +593,15 @@ def validate_against_catalog(policy: Policy, catalog: Catalog, origin: str = "mi
                     f"{origin}: {schema}.{name}.{column}: column does not exist in "
                     f"{catalog.database}.{schema}.{name} (it has: {', '.join(sorted(existing))})"
                 )
+        partition = table_policy.partition
+        if partition is not None and partition.column in existing:
+            data_type = next(c.data_type for c in table.columns if c.name == partition.column).upper()
+            if not (data_type.startswith("TIMESTAMP") or data_type in ("DATE", "DATETIME")):
+                problems.append(
+                    f"{origin}: {schema}.{name}.{partition.column}: a partition column must be a TIMESTAMP or "
+                    f"DATE, not {data_type}"
+                )
+            elif data_type == "DATE" and partition.grain is not Grain.DAY:
+                problems.append(f"{origin}: {schema}.{name}.{partition.column}: a DATE column takes grain day")
     if problems:
         raise PolicyError("policy does not match the warehouse:\n  " + "\n  ".join(problems))

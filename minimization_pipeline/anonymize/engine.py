@@ -33,6 +33,8 @@ from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseS
 COUNT = "__count"
 TUPLE_ID = "__tuple_id"
 HISTOGRAM_TABLE = "__minimization_histogram"
+#: The partition (start of its hour or day) of a histogram tuple, for partitioned tables.
+PARTITION = "__partition"
 MAPPING_TABLE = "__minimization_mapping"
 SPLIT_TABLE = "__minimization_split"
 
@@ -89,10 +91,17 @@ def build_histogram(session: WarehouseSession, plan: TablePlan, coarsening: Coar
         select = coarsen.histogram_select(plan, coarsening, COUNT, TUPLE_ID)
     else:
         qis = [_col(column.name) for column in plan.quasi]
+        if plan.slice is not None:  # one histogram per partition: the partition is part of the tuple
+            qis.insert(0, plan.slice.bucket())
         order = [exp.Ordered(this=q.copy(), nulls_first=True) for q in qis]
         numbered = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
+        projections = [q.copy() for q in qis]
+        if plan.slice is not None:
+            projections[0] = projections[0].as_(PARTITION, quoted=True)
         select = (
-            exp.select(*qis, exp.Count(this=exp.Star()).as_(COUNT, quoted=True), numbered.as_(TUPLE_ID, quoted=True))
+            exp.select(
+                *projections, exp.Count(this=exp.Star()).as_(COUNT, quoted=True), numbered.as_(TUPLE_ID, quoted=True)
+            )
             .from_(plan.source.expression())
             .group_by(*[q.copy() for q in qis])
         )
@@ -118,6 +127,8 @@ def _tuple_match(plan: TablePlan, coarsening: Coarsening | None) -> exp.Expressi
         value = _col(column.name, "r")
         key = coarsening.key(column, value) if coarsening is not None else value
         matches.append(exp.NullSafeEQ(this=key, expression=_col(column.name, "h")))
+    if plan.slice is not None:
+        matches.insert(0, exp.EQ(this=plan.slice.bucket("r"), expression=_col(PARTITION, "h")))
     return exp.and_(*matches)
 
 
@@ -294,6 +305,47 @@ def search(
     return Release(frame, split=split, metrics=metrics, coarsening=coarse)
 
 
+def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
+    """Step 3 for a slice of a partitioned table: every partition made k-anonymous on its own.
+
+    Released tuples that coincide across partitions only make classes larger, so k on every partition is
+    k on the whole table, and it stays so when any partition is replaced later. A partition with fewer than
+    k rows cannot be released on its own: it is held back (not published, reported), never published
+    under k; it is published by the first run that finds k rows in it.
+    """
+    names = [column.name for column in plan.quasi]
+    pieces: list[pd.DataFrame] = []
+    held_back: dict[str, int] = {}
+    split = False
+    suppressed = 0
+    published_rows = 0
+    weighted_gcp = 0.0
+    for bucket, group in histogram.groupby(PARTITION, sort=True):
+        rows = int(group[COUNT].sum())
+        if rows < plan.k:
+            held_back[pd.Timestamp(bucket).isoformat(sep=" ")] = rows
+            continue
+        release = search(plan, group.reset_index(drop=True))
+        pieces.append(release.pieces)
+        split |= release.split
+        suppressed += int(release.metrics.get("rows_suppressed", 0))
+        weighted_gcp += float(release.metrics.get("gcp_gcp", 0.0)) * rows
+        published_rows += rows
+    columns = [TUPLE_ID, ROW_FROM, ROW_TO, *(released_column(name) for name in names)]
+    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame({c: [] for c in columns})
+    metrics: dict[str, object] = {
+        "mode": plan.mode.value,
+        "partitions_published": len(pieces),
+        "partitions_held_back": len(held_back),
+        "rows_held_back": sum(held_back.values()),
+        "rows_suppressed": suppressed,
+        "gcp_gcp": round(weighted_gcp / published_rows, 6) if published_rows else 0.0,
+    }
+    if held_back:
+        metrics["held_back"] = dict(list(held_back.items())[:20])  # the first partitions (start: rows)
+    return Release(frame, split=split, metrics=metrics)
+
+
 def upload_release(session: WarehouseSession, plan: TablePlan, release: Release) -> None:
     """The pieces, cast back to the source types, as a session-scoped table."""
     types = {TUPLE_ID: _type("BIGINT"), ROW_FROM: _type("BIGINT"), ROW_TO: _type("BIGINT")}
@@ -405,12 +457,16 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
         return None
     started = time.perf_counter()
     coarsening = None
-    if plan.mode is Mode.MICROAGGREGATE:  # generalize releases hierarchy labels of values: no keys there
+    # generalize releases hierarchy labels of values: no keys there; a partition's histogram is small
+    if plan.mode is Mode.MICROAGGREGATE and plan.slice is None:
         coarsening = coarsen.choose(session, plan, tuple_budget)
     histogram = build_histogram(session, plan, coarsening)
     histogram_seconds = time.perf_counter() - started
     sensitive = build_sensitive_histogram(session, plan, coarsening) if plan.l_diversity is not None else None
-    release = search(plan, histogram, sensitive, coarsening)
+    if plan.slice is not None:
+        release = search_partitions(plan, histogram)
+    else:
+        release = search(plan, histogram, sensitive, coarsening)
     upload_release(session, plan, release)
     release.metrics.update(
         distinct_tuples=len(histogram),
@@ -473,7 +529,10 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
             session.create_view(plan.target, build_select(session, plan))
         else:
             try:
-                session.swap_in(staging, plan.target)  # atomic: the old table or the new one, never neither
+                if plan.slice is not None:  # only the partitions this slice published are replaced
+                    session.replace_slice(staging, plan.slice)
+                else:
+                    session.swap_in(staging, plan.target)  # atomic: the old table or the new one, never neither
             except BaseException:
                 session.drop(staging)  # interrupted before the swap: the published table is untouched
                 raise

@@ -8,6 +8,8 @@ A method that cannot keep the column's type is refused here, before anything is 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +22,7 @@ from minimization_pipeline.policy import (
     LDiversity,
     Method,
     Mode,
+    Partitioning,
     PassThroughAs,
     PolicyError,
     PublicTablePolicy,
@@ -27,7 +30,12 @@ from minimization_pipeline.policy import (
     TablePolicy,
     Treatment,
 )
-from minimization_pipeline.warehouse.base import TableRef
+from minimization_pipeline.warehouse.base import TableRef, TableSlice
+
+
+def astuple_ref(ref: TableRef) -> tuple[str, str, str]:
+    return ref.database, ref.schema, ref.name
+
 
 NUMERIC_TYPES = {
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
@@ -71,6 +79,28 @@ class TablePlan:
     max_suppression: float = 0.01
     l_diversity: LDiversity | None = None
     pass_through_as: PassThroughAs = PassThroughAs.VIEW
+    #: append-only, time-partitioned: published one slice of partitions at a time (see `engine.publish`)
+    partition: Partitioning | None = None
+
+    def sliced(self, start: dt.datetime, end: dt.datetime) -> TablePlan:
+        """This plan restricted to the partitions in [start, end): RAW rows read, and RAW_SAFE rows replaced."""
+        if self.partition is None:
+            raise PolicyError(f"{self.source}: not partitioned; it is published whole")
+        partition = self.partition
+        column = next((c for c in self.columns if c.name == partition.column), None)
+        if column is None:
+            raise PolicyError(f"{self.source}: partition column {partition.column!r} not found")
+        for moment in (start, end):
+            if partition.grain.floor(moment) != moment:
+                raise PolicyError(f"{self.source}: {moment} is not a partition boundary ({partition.grain.value})")
+        slice_of = {"start": start, "end": end, "column": column.name, "grain": partition.grain.value.upper()}
+        source = TableSlice(*astuple_ref(self.source), **slice_of, column_type=column.data_type)
+        target = TableSlice(*astuple_ref(self.target), **slice_of, column_type=column.data_type)
+        return dataclasses.replace(self, source=source, target=target)
+
+    @property
+    def slice(self) -> TableSlice | None:
+        return self.target if isinstance(self.target, TableSlice) else None
 
     @property
     def quasi(self) -> tuple[ColumnPlan, ...]:
@@ -191,6 +221,7 @@ def plan_table(
         settings.max_suppression,
         settings.l_diversity,
         pass_through_as,
+        table_policy.partition if table_policy is not None and treatment is Treatment.TREAT else None,
     )
 
 

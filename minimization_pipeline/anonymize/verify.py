@@ -63,10 +63,16 @@ def _col(name: str, table: str | None = None) -> exp.Column:
 
 
 def check_k_anonymity(session: WarehouseSession, table: TableRef, plan: TablePlan) -> CheckOutcome:
-    """min(class size) over the quasi-identifiers, counted on the output itself."""
+    """min(class size) over the quasi-identifiers, counted on the output itself.
+
+    For a slice of a partitioned table the classes are counted per partition: each partition must be
+    k-anonymous on its own, so that replacing any one later cannot leave another's classes under k.
+    """
     if not plan.quasi:
         return CheckOutcome(K_ANONYMITY, True, "no quasi-identifiers", {"k_required": plan.k})
     qis = [_col(column.name) for column in plan.quasi]
+    if plan.slice is not None:
+        qis.insert(0, plan.slice.bucket())
     classes = exp.select(exp.Count(this=exp.Star()).as_("size")).from_(table.expression()).group_by(*qis)
     query = exp.select("MIN(size) AS k_achieved", "COUNT(*) AS classes", "COALESCE(SUM(size), 0) AS rows_").from_(
         classes.subquery("c")
@@ -77,7 +83,8 @@ def check_k_anonymity(session: WarehouseSession, table: TableRef, plan: TablePla
     return CheckOutcome(
         K_ANONYMITY,
         passed,
-        f"smallest class {k_achieved} {'>=' if passed else '<'} k={plan.k} over {len(qis)} quasi-identifiers",
+        f"smallest class {k_achieved} {'>=' if passed else '<'} k={plan.k} over {len(plan.quasi)} quasi-identifiers"
+        + (" in every partition" if plan.slice is not None else ""),
         {"k_required": plan.k, "k_achieved": k_achieved, "classes": int(classes_count), "rows": int(rows)},
     )
 

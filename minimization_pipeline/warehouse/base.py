@@ -7,6 +7,7 @@ never by string formatting. Only small results (histograms, counts, catalogs) ar
 from __future__ import annotations
 
 import abc
+import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,14 @@ from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.warehouse.functions import for_dialect
 
 STAGING_SUFFIX = "__staging"
+
+
+class SliceSchemaError(RuntimeError):
+    """A time slice cannot replace part of a table whose columns are not the slice's."""
+
+
+def _columns(table: Table) -> str:
+    return ", ".join(f"{c.name} {c.data_type}" for c in table.columns)
 
 
 class WarehouseLockedError(RuntimeError):
@@ -39,6 +48,51 @@ class TableRef:
 
     def __str__(self) -> str:
         return f"{self.database}.{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True)
+class TableSlice(TableRef):
+    """The rows of a table whose time ``column`` lies in [``start``, ``end``): one partition, or a range of
+    them. As a source it reads like a table (a filtered subquery); ``bucket`` names each row's partition.
+
+    ``grain`` is the partition's SQL unit (``HOUR`` or ``DAY``); ``column_type`` the column's own type,
+    so the bounds are compared in it (a DATE column gets dates).
+    """
+
+    column: str = ""
+    start: dt.datetime = dt.datetime.min
+    end: dt.datetime = dt.datetime.max
+    grain: str = "HOUR"
+    column_type: str = "TIMESTAMP"
+
+    def table(self) -> TableRef:
+        return TableRef(self.database, self.schema, self.name)
+
+    def _bound(self, moment: dt.datetime) -> exp.Expression:
+        is_date = self.column_type.upper() == "DATE"
+        text = moment.date().isoformat() if is_date else moment.isoformat(sep=" ")
+        return exp.cast(exp.Literal.string(text), exp.DataType.build(self.column_type))
+
+    def predicate(self, table: str | None = None) -> exp.Expression:
+        """``column >= start AND column < end`` (NULL times are in no slice)."""
+        column = exp.column(self.column, table=table, quoted=True)
+        return exp.and_(
+            exp.GTE(this=column, expression=self._bound(self.start)),
+            exp.LT(this=column.copy(), expression=self._bound(self.end)),
+        )
+
+    def bucket(self, table: str | None = None) -> exp.Expression:
+        """The start of the partition holding a row: ``DATE_TRUNC(grain, column)`` as a TIMESTAMP."""
+        column = exp.column(self.column, table=table, quoted=True)
+        truncated = exp.TimestampTrunc(this=column, unit=exp.var(self.grain))
+        return exp.cast(truncated, exp.DataType.build("TIMESTAMP"))
+
+    def expression(self, alias: str | None = None) -> exp.Expression:  # type: ignore[override]
+        rows = exp.select("*").from_(self.table().expression()).where(self.predicate())
+        return rows.subquery(alias or "slice", copy=False)
+
+    def __str__(self) -> str:
+        return f"{self.database}.{self.schema}.{self.name} [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M})"
 
 
 class WarehouseSession(abc.ABC):
@@ -109,6 +163,42 @@ class WarehouseSession(abc.ABC):
     @abc.abstractmethod
     def swap_in(self, staging: TableRef, target: TableRef) -> None:
         """Atomically replace `target` (table or view, or nothing) with the verified staging table."""
+
+    def replace_slice(self, staging: TableRef, target: TableSlice) -> None:
+        """Put the verified ``staging`` rows in place of the same partitions of ``target``, atomically.
+
+        Only the partitions ``staging`` holds are replaced: a partition the run did not publish (empty in
+        RAW now, say after retention, or held back) keeps what RAW_SAFE had. The first slice of a table
+        creates it. Raises :class:`SliceSchemaError` when the published table's columns differ from the
+        slice's (RAW's schema changed): only a run over every partition can rebuild it.
+        """
+        table = target.table()
+        if self.object_kind(table) is None:
+            self.swap_in(staging, table)
+            return
+        published, staged = self.describe(table), self.describe(staging)
+        assert published is not None and staged is not None
+        if published.columns != staged.columns:
+            outside = exp.select("COUNT(*)").from_(table.expression()).where(exp.not_(target.predicate()))
+            if int(self.fetch_all(outside)[0][0]) == 0:  # nothing outside the slice: the slice is the table
+                self.swap_in(staging, table)
+                return
+            raise SliceSchemaError(
+                f"{table}: the published columns ({_columns(published)}) differ from this slice's "
+                f"({_columns(staged)}): RAW's schema changed since the table was built. Rebuild it with a "
+                "backfill over all its partitions (one run); nothing was replaced"
+            )
+        buckets = exp.select(target.bucket()).distinct().from_(staging.expression())
+        stale = exp.and_(target.predicate(), exp.In(this=target.bucket(), query=buckets.subquery(copy=False)))
+        self.execute("BEGIN TRANSACTION")
+        try:
+            self.execute(exp.Delete(this=table.expression(), where=exp.Where(this=stale)))
+            self.execute(exp.insert(exp.select("*").from_(staging.expression()), table.expression()))
+            self.execute("COMMIT")
+        except BaseException:
+            self.execute("ROLLBACK")
+            raise
+        self.drop(staging)
 
     def clone_table(self, source: TableRef, target: TableRef) -> None:
         """`target` as a copy of `source` (a new table; Snowflake makes it a zero-copy clone)."""
