@@ -1,7 +1,8 @@
 """The command line: `python -m minimization_pipeline run | plan | grants`.
 
 `run` generates the demo RAW data when there is none, runs `hourly_minimization_job` in Dagster (with a
-persistent instance, so the run shows up in `make ui` afterwards) and prints what each table became.
+persistent instance, so the run shows up in `make ui` afterwards) and prints what each table became. The
+partitioned tables get the last `--days` of partitions that hold data, in the same single run.
 `plan` prints, for the live RAW catalog, what every table and column will get and why; `--write` adds
 the plan of the columns the policy does not name to the policy file, for a human to edit.
 `grants --dry-run` prints the Snowflake roles and grants the policy's `roles:` section asks for; without
@@ -11,10 +12,15 @@ the plan of the columns the policy does not name to the policy file, for a human
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from minimization_pipeline.pipeline import Pipeline
 
 DEFAULT_DEMO_USERS = 20_000
 
@@ -31,7 +37,30 @@ def _ensure_dagster_home(data_dir: Path) -> None:
         )
 
 
-def run(users: int) -> int:
+def recent_partitions(partitions_def: object, pipeline: Pipeline, days: int) -> tuple[dict[str, str], str]:
+    """Run tags for the last ``days`` of partitions that hold data (one run over the range), and a note.
+
+    The demo's data ends on a fixed day, so "the newest hour" may hold nothing: the range ends at the newest
+    complete partition with a row in any partitioned table."""
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        return {}, ""
+    newest = [moment for moment in pipeline.newest_rows().values() if moment is not None]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    hourly = isinstance(partitions_def, dg.HourlyPartitionsDefinition)
+    after_newest = max(newest) + (dt.timedelta(hours=1) if hourly else dt.timedelta(days=1)) if newest else now
+    end = min(after_newest, now)
+    keys = partitions_def.get_partition_keys(current_time=end.replace(tzinfo=dt.UTC))
+    if not keys:
+        return {}, ""
+    first = max(0, len(keys) - days * (24 if hourly else 1))
+    tags = {ASSET_PARTITION_RANGE_START_TAG: keys[first], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    return tags, f" over partitions {keys[first]} .. {keys[-1]} ({len(keys) - first}, one run)"
+
+
+def run(users: int, days: int = 7) -> int:
     from minimization_pipeline.settings import load_settings
 
     settings = load_settings()
@@ -51,13 +80,17 @@ def run(users: int) -> int:
     from minimization_pipeline.summary import format_summary, summarize
 
     defs = build_definitions(settings)
+    job = defs.resolve_job_def(HOURLY_JOB)
+    from minimization_pipeline.pipeline import Pipeline
+
+    tags, window = recent_partitions(job.partitions_def, Pipeline(settings.data_dir, settings.policy_path), days)
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def(HOURLY_JOB).execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     seconds = time.perf_counter() - started
     print(format_summary(summarize(result, settings)))
     status = "succeeded" if result.success else "FAILED"
-    print(f"\n{HOURLY_JOB} {status} in {seconds:.1f} s (run {result.run_id}; see it with `make ui`)")
+    print(f"\n{HOURLY_JOB} {status} in {seconds:.1f} s{window} (run {result.run_id}; see it with `make ui`)")
     return 0 if result.success else 1
 
 
@@ -117,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="run the hourly job once on the embedded warehouse")
     run_parser.add_argument("--users", type=int, default=DEFAULT_DEMO_USERS, help="demo size if RAW is absent")
+    run_parser.add_argument(
+        "--days", type=int, default=7, help="days of partitions of partitioned tables to run (newest with data)"
+    )
     plan_parser = commands.add_parser("plan", help="show what every RAW table and column will get, and why")
     plan_parser.add_argument("tables", nargs="*", help="schema.table to show (default: every RAW table)")
     plan_parser.add_argument(
@@ -126,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     grants_parser.add_argument("--dry-run", action="store_true", help="print the SQL, one statement per line")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.users)
+        return run(args.users, args.days)
     if args.command == "plan":
         return plan(args.tables, args.write)
     if args.command == "grants":

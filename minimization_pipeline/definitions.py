@@ -14,12 +14,9 @@ import warnings
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from minimization_pipeline.defs.automation import (
-    hourly_minimization_job,
-    hourly_minimization_schedule,
-    raw_safe_sync_job,
-)
+from minimization_pipeline.defs.automation import DAILY_JOB, HOURLY_JOB, SYNC_JOB, build_automation
 from minimization_pipeline.defs.grants import warehouse_grants
+from minimization_pipeline.defs.partitions import grain_of, grains, partitions_definitions
 from minimization_pipeline.defs.raw import raw_specs
 from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
 from minimization_pipeline.defs.replicate import replicate_new_raw_tables
@@ -48,6 +45,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     }
     replicated = {table: status for table, status in statuses.items() if table not in excluded}
     safe_assets = raw_safe_assets(replicated, policy)
+    partitioned = partitions_definitions(policy)
+    automation = build_automation(grains(partitioned))
+    job_of_grain = {"hour": HOURLY_JOB, "day": DAILY_JOB}
+    rebuilds = {table: (job_of_grain[grain_of(d)], d) for table, d in partitioned.items() if table in replicated}
     return dg.Definitions(
         assets=[
             *raw_specs(statuses, catalog),
@@ -68,9 +69,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *(matches_raw_schema_check(*table) for table, status in sorted(replicated.items()) if status == PRESENT),
             *_column_schema_change_checks([a.key for a in safe_assets]),
         ],
-        jobs=[hourly_minimization_job, raw_safe_sync_job, replicate_new_raw_tables, warehouse_grants],
-        schedules=[hourly_minimization_schedule],
-        sensors=[build_raw_schema_sensor(frozenset(present), settings.sensor_interval_s, settings.dagster_url)],
+        jobs=[*automation.jobs, replicate_new_raw_tables, warehouse_grants],
+        schedules=automation.schedules,
+        sensors=[
+            build_raw_schema_sensor(
+                frozenset(present),
+                settings.sensor_interval_s,
+                settings.dagster_url,
+                [job for job in automation.jobs if job.name in {SYNC_JOB, *(j for j, _ in rebuilds.values())}],
+                rebuilds,
+            )
+        ],
         resources={
             "minimization": minimization_resource(settings),
             "dbt": DbtCliResource(

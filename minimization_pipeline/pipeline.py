@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlglot import exp
+
 from minimization_pipeline.anonymize.engine import TableResult, publish
 from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
 from minimization_pipeline.catalog import Catalog, Table
@@ -239,6 +241,22 @@ class Pipeline:
                 "partitions (one partition, or a backfill range)"
             )
         return publish(self.warehouse(), plan, self.secret())
+
+    def newest_rows(self) -> dict[tuple[str, str], dt.datetime | None]:
+        """Per partitioned table RAW has, the time of its newest row (one MAX each), or None when empty."""
+        policy = self.policy()
+        newest: dict[tuple[str, str], dt.datetime | None] = {}
+        with self.warehouse().session(read=[RAW], purpose="newest-rows") as session:
+            for (schema, name), partitioning in sorted(policy.partitioned_tables().items()):
+                ref = TableRef(RAW, schema, name)
+                if session.describe(ref) is None:
+                    continue
+                column = exp.column(partitioning.column, quoted=True)
+                value = session.fetch_all(exp.select(exp.Max(this=column)).from_(ref.expression()))[0][0]
+                if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+                    value = dt.datetime.combine(value, dt.time())
+                newest[(schema, name)] = value.replace(tzinfo=None) if value is not None else None
+        return newest
 
     def plan_public(self, model: str, models_database: str, models_schema: str = "main") -> TablePlan:
         policy = self.policy()

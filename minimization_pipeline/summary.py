@@ -36,12 +36,14 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> list[Sum
         materialization = event.step_materialization_data.materialization
         key = materialization.asset_key.to_user_string()
         metadata = dict(materialization.metadata)
+        if key in seen:  # a run over a range of partitions materializes each one with the same figures
+            continue
         seen.add(key)
         if key.startswith(("raw_safe/", "public/")):
             rows.append(
                 SummaryRow(
-                    table=key,
-                    rows=_value(metadata, "dagster/row_count"),
+                    table=key + (f" ({_value(metadata, 'partitions')})" if _value(metadata, "partitions") else ""),
+                    rows=_value(metadata, "dagster/row_count") or _value(metadata, "slice_rows"),
                     treatment=str(_value(metadata, "treatment")),
                     k_required=_value(metadata, "k_required"),
                     k_achieved=_value(metadata, "k_achieved"),

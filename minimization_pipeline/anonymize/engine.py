@@ -21,7 +21,7 @@ from minimization_pipeline.anonymize import coarsen, pseudonymize, verify
 from minimization_pipeline.anonymize.coarsen import Coarsening
 from minimization_pipeline.anonymize.generalize import generalize
 from minimization_pipeline.anonymize.hierarchy import load_hierarchy
-from minimization_pipeline.anonymize.kanon import KAnonymityError, released_column
+from minimization_pipeline.anonymize.kanon import KAnonymityError, QIKind, released_column
 from minimization_pipeline.anonymize.metrics import gcp, read_arx_hierarchy
 from minimization_pipeline.anonymize.microaggregate import MicroaggregateResult, microaggregate, released_pieces
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
@@ -150,6 +150,8 @@ class Release:
     split: bool
     metrics: dict[str, object]
     coarsening: Coarsening | None = None
+    #: the pieces with their original values and class (`microaggregate.released_pieces`), when not scored
+    unscored: pd.DataFrame | None = None
 
 
 def _hierarchies(plan: TablePlan) -> dict[str, dict[str, list[str]]]:
@@ -253,6 +255,7 @@ def search(
     histogram: pd.DataFrame,
     sensitive: pd.DataFrame | None = None,
     coarsening: Coarsening | None = None,
+    score: bool = True,
 ) -> Release:
     """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion.
 
@@ -282,6 +285,8 @@ def search(
     pieces = released_pieces(histogram[[*names, COUNT]], result, COUNT)
     if coarse:
         report = coarsen.coarse_gcp(plan, coarse, histogram, result.assignments, hierarchies, COUNT)
+    elif not score:  # the caller scores many releases at once
+        report = {}
     else:
         scored = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, COUNT)
         report = {f"gcp_{key}" if key == "gcp" else key: value for key, value in scored.as_metadata().items()}
@@ -302,7 +307,7 @@ def search(
         **diversity,
     }
     split = bool(assignments["tuple_index"].duplicated().any())
-    return Release(frame, split=split, metrics=metrics, coarsening=coarse)
+    return Release(frame, split=split, metrics=metrics, coarsening=coarse, unscored=None if score else pieces)
 
 
 def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
@@ -311,39 +316,90 @@ def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     Released tuples that coincide across partitions only make classes larger, so k on every partition is
     k on the whole table, and it stays so when any partition is replaced later. A partition with fewer than
     k rows cannot be released on its own: it is held back (not published, reported), never published
-    under k; it is published by the first run that finds k rows in it.
+    under k; it is published by the first run that finds k rows in it. A partition with fewer than 2k rows
+    is one class (no cut leaves k rows on both sides): all such partitions are done at once, vectorized;
+    the others get the full search each.
     """
     names = [column.name for column in plan.quasi]
+    rows_of = histogram.groupby(PARTITION, sort=True)[COUNT].sum()
+    held = rows_of[rows_of < plan.k]
+    single = rows_of[(rows_of >= plan.k) & (rows_of < 2 * plan.k)]
+    searched = rows_of[rows_of >= 2 * plan.k]
+    partition = histogram[PARTITION]
     pieces: list[pd.DataFrame] = []
-    held_back: dict[str, int] = {}
+    scored: list[pd.DataFrame] = []  # every piece with its original values and a class id unique in the slice
+    classes = 0
+    if len(single):
+        ones = histogram[partition.isin(single.index)]
+        pieces.append(single_class_pieces(plan, ones))
+        originals = ones[[*names, COUNT]].reset_index(drop=True)
+        originals["class_id"] = pd.factorize(ones[PARTITION])[0]
+        originals["suppressed"] = False
+        for name in names:
+            originals[released_column(name)] = pieces[-1][released_column(name)].to_numpy()
+        scored.append(originals)
+        classes = int(originals["class_id"].max()) + 1
     split = False
     suppressed = 0
-    published_rows = 0
-    weighted_gcp = 0.0
-    for bucket, group in histogram.groupby(PARTITION, sort=True):
-        rows = int(group[COUNT].sum())
-        if rows < plan.k:
-            held_back[pd.Timestamp(bucket).isoformat(sep=" ")] = rows
-            continue
-        release = search(plan, group.reset_index(drop=True))
+    for _, group in histogram[partition.isin(searched.index)].groupby(PARTITION, sort=True):
+        release = search(plan, group.reset_index(drop=True), score=False)
         pieces.append(release.pieces)
         split |= release.split
         suppressed += int(release.metrics.get("rows_suppressed", 0))
-        weighted_gcp += float(release.metrics.get("gcp_gcp", 0.0)) * rows
-        published_rows += rows
+        assert release.unscored is not None
+        part = release.unscored
+        part["class_id"] = np.where(part["suppressed"], -1, part["class_id"] + classes)
+        classes = int(part["class_id"].max()) + 1 if len(part) else classes
+        scored.append(part)
     columns = [TUPLE_ID, ROW_FROM, ROW_TO, *(released_column(name) for name in names)]
     frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame({c: [] for c in columns})
     metrics: dict[str, object] = {
         "mode": plan.mode.value,
-        "partitions_published": len(pieces),
-        "partitions_held_back": len(held_back),
-        "rows_held_back": sum(held_back.values()),
+        "partitions_published": len(single) + len(searched),
+        "partitions_one_class": len(single),
+        "partitions_held_back": len(held),
+        "rows_held_back": int(held.sum()),
         "rows_suppressed": suppressed,
-        "gcp_gcp": round(weighted_gcp / published_rows, 6) if published_rows else 0.0,
     }
-    if held_back:
-        metrics["held_back"] = dict(list(held_back.items())[:20])  # the first partitions (start: rows)
+    if scored:  # one GCP over the whole slice (every partition's classes, the slice's domains)
+        everything = pd.concat(scored, ignore_index=True)
+        report = gcp(
+            everything, everything["class_id"], plan.qi_columns, _hierarchies(plan), everything["suppressed"],
+            everything, COUNT,
+        )  # fmt: skip
+        metrics.update({f"gcp_{key}" if key == "gcp" else key: value for key, value in report.as_metadata().items()})
+    if len(held):
+        shown = held.head(20)
+        metrics["held_back"] = {pd.Timestamp(b).isoformat(sep=" "): int(n) for b, n in shown.items()}
     return Release(frame, split=split, metrics=metrics)
+
+
+def single_class_pieces(plan: TablePlan, histogram: pd.DataFrame) -> pd.DataFrame:
+    """Each partition of ``histogram`` released as one class: every tuple gets the partition's
+    representative, as the search gives a class -- numbers and dates the weighted (lower) median,
+    categories the most common value (ties: the smallest), NULLs left out unless all are NULL."""
+    frame = pd.DataFrame(
+        {
+            TUPLE_ID: histogram[TUPLE_ID].to_numpy(),
+            ROW_FROM: np.ones(len(histogram), dtype=np.int64),
+            ROW_TO: histogram[COUNT].to_numpy().astype(np.int64),
+        }
+    )
+    partition = histogram[PARTITION].to_numpy()
+    for column in plan.quasi:
+        values = histogram[[PARTITION, column.name, COUNT]].dropna(subset=[column.name])
+        if column.qi_kind is QIKind.CATEGORICAL:
+            counts = values.groupby([PARTITION, column.name], sort=True)[COUNT].sum().reset_index()
+            counts = counts.sort_values([PARTITION, COUNT], ascending=[True, False], kind="stable")
+            chosen = counts.drop_duplicates(PARTITION).set_index(PARTITION)[column.name]
+        else:
+            ordered = values.sort_values([PARTITION, column.name], kind="stable")
+            cumulative = ordered.groupby(PARTITION, sort=False)[COUNT].cumsum()
+            total = ordered.groupby(PARTITION, sort=False)[COUNT].transform("sum")
+            chosen = ordered[2 * cumulative >= total].drop_duplicates(PARTITION).set_index(PARTITION)[column.name]
+        released = pd.Series(partition).map(chosen)
+        frame[released_column(column.name)] = released.astype(histogram[column.name].dtype, errors="ignore").to_numpy()
+    return frame
 
 
 def upload_release(session: WarehouseSession, plan: TablePlan, release: Release) -> None:

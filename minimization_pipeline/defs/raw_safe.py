@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from minimization_pipeline.defs.partitions import PARTITION_TAG, grain_of, partitions_definitions, window_of
 from minimization_pipeline.defs.raw import raw_key
 from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.defs.results import check_specs, events
@@ -29,9 +30,15 @@ STATUS_NOTES = {
 
 
 def raw_safe_asset(
-    schema: str, table: str, treatment: Treatment, l_diversity: bool = False, raw_status: str = PRESENT
+    schema: str,
+    table: str,
+    treatment: Treatment,
+    l_diversity: bool = False,
+    raw_status: str = PRESENT,
+    partitions_def: dg.TimeWindowPartitionsDefinition | None = None,
 ) -> dg.AssetsDefinition:
     key = raw_safe_key(schema, table)
+    partitioned = partitions_def is not None
 
     @dg.asset(
         key=key,
@@ -39,37 +46,48 @@ def raw_safe_asset(
         group_name="raw_safe",
         kinds={"duckdb"},
         check_specs=check_specs(key, l_diversity),
-        tags={"minimization/treatment": treatment.value, RAW_STATUS_TAG: raw_status},
+        tags={
+            "minimization/treatment": treatment.value,
+            RAW_STATUS_TAG: raw_status,
+            PARTITION_TAG: grain_of(partitions_def),
+        },
+        partitions_def=partitions_def,
+        # a backfill is one run over its whole range: one histogram, one CTAS, one swap for all partitions
+        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         description=(
             STATUS_NOTES[raw_status]
             + f"raw_safe.{schema}.{table}: schema-preserving copy of raw.{schema}.{table}, "
             + (
                 "passed through as a view."
                 if treatment is Treatment.PASS_THROUGH
-                else "direct identifiers pseudonymized, quasi-identifiers k-anonymized."
+                else "direct identifiers pseudonymized, quasi-identifiers k-anonymized"
+                + (" in every time partition on its own." if partitioned else ".")
             )
         ),
     )
-    def _raw_safe(minimization: MinimizationResource):
+    def _raw_safe(context, minimization: MinimizationResource):  # context unannotated: see defs/dbt.py
         if raw_status == DROPPED:
             raise dg.Failure(
                 description=f"raw.{schema}.{table} was dropped from RAW; raw_safe.{schema}.{table} keeps its last "
                 "anonymized copy and cannot be refreshed. Remove the copy by hand if it is no longer wanted."
             )
-        result = minimization.pipeline().publish_raw_safe(schema, table)
+        window = window_of(context) if partitioned else None
+        result = minimization.pipeline().publish_raw_safe(schema, table, window)
         yield from events(key, result)
 
     return _raw_safe
 
 
 def raw_safe_assets(statuses: dict[tuple[str, str], str], policy: Policy) -> list[dg.AssetsDefinition]:
-    """One asset per table, with its RAW status (present, dropped or absent)."""
+    """One asset per table, with its RAW status (present, dropped or absent) and its partitions."""
+    partitioned = partitions_definitions(policy)
     assets = []
     for (schema, table), status in sorted(statuses.items()):
         table_policy = policy.table(schema, table)
         treatment = table_policy.treatment if table_policy else Treatment.TREAT
         l_diversity = bool(table_policy and table_policy.l_diversity)
-        assets.append(raw_safe_asset(schema, table, treatment, l_diversity, status))
+        partitions_def = partitioned.get((schema, table))
+        assets.append(raw_safe_asset(schema, table, treatment, l_diversity, status, partitions_def))
     return assets
 
 

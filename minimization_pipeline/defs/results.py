@@ -76,8 +76,11 @@ def not_published(result: TableResult) -> dg.Failure:
 def materialization_metadata(result: TableResult) -> dict[str, object]:
     """What the UI shows on a published table: rows, schema with each column's treatment, k, metrics."""
     plan = result.plan
+    window = plan.slice
     metadata: dict[str, object] = {
-        "dagster/row_count": result.rows,
+        # a run over partitions reports its slice (every partition of the range gets the same figures)
+        "dagster/row_count" if window is None else "slice_rows": result.rows,
+        "partitions": None if window is None else f"[{window.start:%Y-%m-%d %H:%M}, {window.end:%Y-%m-%d %H:%M})",
         "dagster/column_schema": column_schema(plan),
         "treatment": plan.treatment.value,
         "source": str(plan.source),

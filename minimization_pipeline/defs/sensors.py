@@ -24,12 +24,14 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from minimization_pipeline.catalog import Table
-from minimization_pipeline.defs.automation import SYNC_JOB, raw_safe_sync_job
+from minimization_pipeline.defs.automation import SYNC_JOB
 from minimization_pipeline.defs.raw import raw_key
 from minimization_pipeline.defs.raw_safe import raw_safe_key
 from minimization_pipeline.defs.replicate import JOB_NAME as REPLICATE_JOB
@@ -85,15 +87,24 @@ def _column_schema(table: Table) -> dg.TableSchema:
 
 
 def build_raw_schema_sensor(
-    known_present: frozenset[TableKey], interval_s: int, dagster_url: str
+    known_present: frozenset[TableKey],
+    interval_s: int,
+    dagster_url: str,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] = (),
+    partitioned: Mapping[TableKey, tuple[str, dg.TimeWindowPartitionsDefinition]] | None = None,
 ) -> dg.SensorDefinition:
-    """The sensor for definitions built from a catalog in which ``known_present`` were the RAW tables."""
+    """The sensor for definitions built from a catalog in which ``known_present`` were the RAW tables.
+
+    ``jobs``: the sync job and the jobs of partitioned tables; ``partitioned``: per partitioned table, the job
+    that runs it and its partitions -- a schema change there is a rebuild over every partition, in one run.
+    """
+    partitioned = dict(partitioned or {})
 
     @dg.sensor(
         name=SENSOR_NAME,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        jobs=[raw_safe_sync_job, replicate_new_raw_tables],
+        jobs=[*jobs, replicate_new_raw_tables],
         description=(
             "Polls the RAW catalog; re-publishes RAW_SAFE tables whose RAW schema changed, and reloads the code "
             "location when RAW gains or loses a table, so new tables become assets and are anonymized."
@@ -151,15 +162,35 @@ def build_raw_schema_sensor(
                         },
                     )
                 )
-        if publishable:
+        whole = [drift for drift in publishable if drift.key not in partitioned]
+        if whole:
             run_requests.append(
                 dg.RunRequest(
-                    run_key=run_key(sync, [drift.key for drift in publishable], SYNC_JOB),
+                    run_key=run_key(sync, [drift.key for drift in whole], SYNC_JOB),
                     job_name=SYNC_JOB,
-                    asset_selection=[raw_safe_key(*drift.key) for drift in publishable],
+                    asset_selection=[raw_safe_key(*drift.key) for drift in whole],
                     tags={TRIGGER_TAG: SENSOR_NAME},
                 )
             )
+        for drift in publishable:
+            if drift.key in partitioned:  # a new schema: every partition, in one run over the whole range
+                job_name, partitions_def = partitioned[drift.key]
+                keys = partitions_def.get_partition_keys(current_time=None)
+                if not keys:
+                    continue
+                run_requests.append(
+                    dg.RunRequest(
+                        run_key=run_key(sync, [drift.key], job_name),
+                        job_name=job_name,
+                        asset_selection=[raw_safe_key(*drift.key)],
+                        tags={
+                            TRIGGER_TAG: SENSOR_NAME,
+                            ASSET_PARTITION_RANGE_START_TAG: keys[0],
+                            ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+                        },
+                    )
+                )
+        if publishable:
             context.log.info("re-publishing: " + "; ".join(drift.describe() for drift in publishable))
         if not run_requests:
             reason = "; ".join(notes) or f"RAW_SAFE is in parity with RAW (catalog {sync.raw_fingerprint})"
