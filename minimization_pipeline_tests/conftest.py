@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from minimization_pipeline.settings import PROJECT_ROOT, Settings
 
@@ -34,13 +36,33 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("dagster_home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MINIMIZATION_SECRET", TEST_SECRET)
+        patch.setenv("MINIMIZATION_POLICY", str(WHOLE_TABLES_POLICY))
         patch.setenv("DAGSTER_HOME", str(home))
         patch.setenv("PATH", f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         yield home
 
 
+def whole_tables_policy(target: Path) -> Path:
+    """The repository's policy with its time partitions (and retention) taken out, written to ``target``.
+
+    The end-to-end suite checks every privacy promise on whole tables, published by one unpartitioned run;
+    partitioned publishing, backfills and retention have their own tests on the policy as it is
+    (`test_partitions.py`).
+    """
+    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    for source in policy.get("sources", {}).values():
+        for table in source.get("tables", {}).values():
+            table.pop("partition", None)
+            table.pop("keep_identifiable", None)
+    target.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return target
+
+
+WHOLE_TABLES_POLICY = whole_tables_policy(Path(tempfile.mkdtemp(prefix="minimization-policy-")) / "minimization.yaml")
+
+
 def make_settings(data_dir: Path, policy_path: Path | None = None, dbt_target: str = "dev") -> Settings:
-    return Settings("local", data_dir, policy_path or PROJECT_ROOT / "minimization.yaml", dbt_target)
+    return Settings("local", data_dir, policy_path or WHOLE_TABLES_POLICY, dbt_target)
 
 
 @pytest.fixture(scope="session")

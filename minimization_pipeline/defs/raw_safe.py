@@ -7,6 +7,8 @@ refuses to run. A table the policy names but RAW does not have yet is tagged ``a
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from minimization_pipeline.defs.partitions import PARTITION_TAG, grain_of, partitions_definitions, window_of
@@ -82,6 +84,7 @@ def raw_safe_assets(statuses: dict[tuple[str, str], str], policy: Policy) -> lis
     """One asset per table, with its RAW status (present, dropped or absent) and its partitions."""
     partitioned = partitions_definitions(policy)
     assets = []
+    warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
     for (schema, table), status in sorted(statuses.items()):
         table_policy = policy.table(schema, table)
         treatment = table_policy.treatment if table_policy else Treatment.TREAT

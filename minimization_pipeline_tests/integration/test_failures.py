@@ -15,15 +15,20 @@ from minimization_pipeline.definitions import build_definitions
 from minimization_pipeline.defs.automation import HOURLY_JOB
 from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.policy import PolicyError
-from minimization_pipeline.settings import PROJECT_ROOT
 from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
-from minimization_pipeline_tests.conftest import TEST_SECRET, PipelineRun, copy_run_data, make_settings
+from minimization_pipeline_tests.conftest import (
+    TEST_SECRET,
+    WHOLE_TABLES_POLICY,
+    PipelineRun,
+    copy_run_data,
+    make_settings,
+)
 from minimization_pipeline_tests.integration.helpers import open_warehouse, table_digest
 
 
 def write_policy(tmp_path: Path, change: callable) -> Path:
     """The demo policy with one deliberate change."""
-    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    policy = yaml.safe_load((WHOLE_TABLES_POLICY).read_text())
     change(policy)
     path = tmp_path / "minimization.yaml"
     path.write_text(yaml.safe_dump(policy))
@@ -150,7 +155,7 @@ class RecordingWarehouse(DuckDBWarehouse):
 
 
 def test_secret_is_never_in_any_sql_text(fresh_data: Path) -> None:
-    pipeline = Pipeline(fresh_data, PROJECT_ROOT / "minimization.yaml")
+    pipeline = Pipeline(fresh_data, WHOLE_TABLES_POLICY)
     warehouse = RecordingWarehouse(fresh_data)
     for schema, table in [("app", "users"), ("stripe", "customers"), ("app", "plans")]:
         result = publish(warehouse, pipeline.plan_raw_safe(schema, table), TEST_SECRET)
@@ -173,7 +178,7 @@ def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
         raise KeyboardInterrupt("killed between staging and swap")
 
     monkeypatch.setattr(DuckDBSession, "swap_in", killed)
-    pipeline = Pipeline(data_dir, PROJECT_ROOT / "minimization.yaml")
+    pipeline = Pipeline(data_dir, WHOLE_TABLES_POLICY)
     with pytest.raises(KeyboardInterrupt):
         pipeline.publish_raw_safe("app", "orders")
     assert table_digest(data_dir, "raw_safe", "app", "orders") == before

@@ -24,7 +24,7 @@ from minimization_pipeline.settings import PROJECT_ROOT
 from minimization_pipeline.warehouse.base import TableRef
 from minimization_pipeline.warehouse.snowflake import SnowflakeSession, engine_type, fold_identifiers, to_engine_name
 from minimization_pipeline_tests import fakesnow_server as fake
-from minimization_pipeline_tests.conftest import TEST_SECRET
+from minimization_pipeline_tests.conftest import TEST_SECRET, WHOLE_TABLES_POLICY
 from minimization_pipeline_tests.snowflake_run import SnowflakeRun
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
         raise KeyboardInterrupt("killed between staging and swap")
 
     monkeypatch.setattr(SnowflakeSession, "swap_in", killed)
-    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
+    pipeline = Pipeline(warehouse["state"], WHOLE_TABLES_POLICY, snowflake=warehouse["connect"])
     with pytest.raises(KeyboardInterrupt):
         pipeline.publish_raw_safe("app", "orders")
     assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.ORDERS ORDER BY ID") == before
@@ -145,7 +145,7 @@ def test_every_publish_is_tagged_with_its_table(snowflake_run: SnowflakeRun) -> 
 def test_a_pass_through_table_can_be_a_zero_copy_clone(warehouse: dict[str, Any], published, tmp_path: Path) -> None:
     import yaml
 
-    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    policy = yaml.safe_load((WHOLE_TABLES_POLICY).read_text())
     policy["sources"]["app"]["tables"]["plans"]["pass_through_as"] = "clone"
     path = tmp_path / "minimization.yaml"
     path.write_text(yaml.safe_dump(policy))
@@ -166,7 +166,7 @@ def test_a_leaking_policy_fails_its_pattern_scan_on_snowflake(
     and nothing replaced. Notes holding an email inside text are caught too (matching anywhere)."""
     import yaml
 
-    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
+    policy = yaml.safe_load((WHOLE_TABLES_POLICY).read_text())
     policy["sources"]["app"]["tables"]["users"]["columns"]["email"] = "keep"
     path = tmp_path / "minimization.yaml"
     path.write_text(yaml.safe_dump(policy))
@@ -191,7 +191,7 @@ def test_a_connection_that_binds_on_the_client_is_refused(warehouse: dict[str, A
         finally:
             connection.close()
 
-    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=client_side)
+    pipeline = Pipeline(warehouse["state"], WHOLE_TABLES_POLICY, snowflake=client_side)
     with pytest.raises(ValueError, match="paramstyle='qmark'"), pipeline.warehouse().session(secret="x" * 20):
         pass
 
