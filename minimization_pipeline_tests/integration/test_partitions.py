@@ -1,0 +1,214 @@
+"""Time-partitioned RAW_SAFE tables, on the repository's own policy (events, orders, charges hourly).
+
+RAW is the demo's, with `app.events` moved into three dense days (2026-10-01 .. 10-03, about 200 events
+an hour) so that every hour has rows enough for k; one hour is left thin on purpose. Runs are real:
+DuckDB files, the engine, and Dagster's own partitioned job for the backfill and the schedule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from pycanon import anonymity
+
+from minimization_pipeline.definitions import build_definitions
+from minimization_pipeline.defs.automation import HOURLY_JOB
+from minimization_pipeline.pipeline import Pipeline
+from minimization_pipeline.policy import PolicyError
+from minimization_pipeline.settings import PROJECT_ROOT
+from minimization_pipeline.warehouse.base import SliceSchemaError
+from minimization_pipeline_tests.conftest import make_settings
+from minimization_pipeline_tests.integration.helpers import open_warehouse, table_digest
+
+POLICY = PROJECT_ROOT / "minimization.yaml"
+DAY0 = dt.datetime(2026, 10, 1)
+HOURS = 72
+#: the hour left with fewer than k rows
+THIN_HOUR = DAY0 + dt.timedelta(hours=30)
+K = 5
+EVENTS_KEY = dg.AssetKey(["raw_safe", "app", "events"])
+
+
+def hour(n: int) -> dt.datetime:
+    return DAY0 + dt.timedelta(hours=n)
+
+
+@pytest.fixture
+def dense(tmp_path: Path, demo_data: Path) -> Path:
+    """A copy of the demo RAW whose events lie in 72 dense hours, one of them with only 3 rows."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    shutil.copy(demo_data / "raw.duckdb", data_dir / "raw.duckdb")
+    import duckdb
+
+    with duckdb.connect(str(data_dir / "raw.duckdb")) as connection:
+        connection.execute(
+            "UPDATE app.events SET occurred_at = TIMESTAMP '2026-10-01' "
+            f"+ to_seconds((hash(id) % {HOURS * 3600})::BIGINT)"
+        )
+        thin = f"TIMESTAMP '{THIN_HOUR:%Y-%m-%d %H:%M}'"
+        # the thin hour keeps 3 rows; the rest of its rows move an hour on
+        connection.execute(
+            f"UPDATE app.events SET occurred_at = occurred_at + INTERVAL 1 HOUR WHERE occurred_at >= {thin} "
+            f"AND occurred_at < {thin} + INTERVAL 1 HOUR AND id NOT IN (SELECT id FROM app.events WHERE "
+            f"occurred_at >= {thin} AND occurred_at < {thin} + INTERVAL 1 HOUR ORDER BY id LIMIT 3)"
+        )
+    return data_dir
+
+
+def raw_rows(data_dir: Path, start: dt.datetime, end: dt.datetime, database: str = "raw") -> int:
+    with open_warehouse(data_dir, database) as connection:
+        return connection.execute(
+            f"SELECT count(*) FROM {database}.app.events WHERE occurred_at >= ? AND occurred_at < ?", [start, end]
+        ).fetchone()[0]
+
+
+def smallest_class(data_dir: Path, per_hour: bool = False) -> int:
+    hour_key = "date_trunc('hour', occurred_at), " if per_hour else ""
+    with open_warehouse(data_dir, "raw_safe") as connection:
+        return connection.execute(
+            f"SELECT min(n) FROM (SELECT count(*) AS n FROM raw_safe.app.events GROUP BY {hour_key}user_agent)"
+        ).fetchone()[0]
+
+
+def test_the_repository_policy_partitions_the_append_only_tables() -> None:
+    settings = make_settings(Path("unused"), POLICY)
+    partitioned = Pipeline(settings.data_dir, POLICY).policy().partitioned_tables()
+    assert sorted(partitioned) == [("app", "events"), ("app", "orders"), ("stripe", "charges")]
+    assert {p.grain.value for p in partitioned.values()} == {"hour"}
+
+
+def test_a_partition_run_is_idempotent_and_replaces_only_its_hour(dense: Path) -> None:
+    pipeline = Pipeline(dense, POLICY)
+    first = pipeline.publish_raw_safe("app", "events", (hour(0), hour(2)))
+    assert first.published and first.rows == raw_rows(dense, hour(0), hour(2)) > 2 * K
+    pipeline.publish_raw_safe("app", "events", (hour(2), hour(3)))
+    digest = table_digest(dense, "raw_safe", "app", "events")
+    again = pipeline.publish_raw_safe("app", "events", (hour(2), hour(3)))
+    assert again.published
+    assert table_digest(dense, "raw_safe", "app", "events") == digest, "running a partition twice changed the table"
+    assert raw_rows(dense, hour(0), hour(3), "raw_safe") == raw_rows(dense, hour(0), hour(3))
+    assert raw_rows(dense, hour(3), hour(HOURS), "raw_safe") == 0, "a run wrote outside its partitions"
+
+
+def test_a_late_row_appears_after_its_partition_is_rerun(dense: Path) -> None:
+    import duckdb
+
+    pipeline = Pipeline(dense, POLICY)
+    pipeline.publish_raw_safe("app", "events", (hour(0), hour(4)))
+    before = raw_rows(dense, hour(1), hour(2), "raw_safe")
+    with duckdb.connect(str(dense / "raw.duckdb")) as connection:
+        connection.execute(
+            "INSERT INTO app.events SELECT 999999999, user_id, TIMESTAMP '2026-10-01 01:30:00', ip_address, "
+            "user_agent, 'late_event' FROM app.events LIMIT 1"
+        )
+    pipeline.publish_raw_safe("app", "events", (hour(1), hour(2)))
+    assert raw_rows(dense, hour(1), hour(2), "raw_safe") == before + 1
+    with open_warehouse(dense, "raw_safe") as connection:
+        late = connection.execute("SELECT count(*) FROM raw_safe.app.events WHERE event_type = 'late_event'")
+        assert late.fetchone()[0] == 1
+    assert raw_rows(dense, hour(0), hour(4), "raw_safe") == raw_rows(dense, hour(0), hour(4))
+
+
+def test_a_partition_with_fewer_than_k_rows_is_held_back_never_published_under_k(dense: Path) -> None:
+    pipeline = Pipeline(dense, POLICY)
+    result = pipeline.publish_raw_safe("app", "events", (THIN_HOUR, THIN_HOUR + dt.timedelta(hours=1)))
+    assert result.published
+    assert result.rows == 0
+    assert result.metrics["rows_held_back"] == 3 and result.metrics["partitions_held_back"] == 1
+    assert raw_rows(dense, THIN_HOUR, THIN_HOUR + dt.timedelta(hours=1), "raw_safe") == 0
+
+
+def test_a_backfill_of_72_hours_is_one_run_and_k_holds_on_the_whole_table(dense: Path, session_env: Path) -> None:
+    defs = build_definitions(make_settings(dense, POLICY))
+    job = defs.resolve_job_def(HOURLY_JOB)
+    keys = job.partitions_def.get_partition_keys_in_range(
+        dg.PartitionKeyRange(hour(0).strftime("%Y-%m-%d-%H:%M"), hour(HOURS - 1).strftime("%Y-%m-%d-%H:%M"))
+    )
+    assert len(keys) == HOURS
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=[EVENTS_KEY],
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+    )
+    assert result.success
+    assert len(instance.get_runs()) == 1, "a backfill is one run, not one per hour"
+    materialized = instance.get_materialized_partitions(EVENTS_KEY)
+    assert materialized == set(keys)
+    thin = raw_rows(dense, THIN_HOUR, THIN_HOUR + dt.timedelta(hours=1))
+    assert thin == 3
+    assert raw_rows(dense, hour(0), hour(HOURS), "raw_safe") == raw_rows(dense, hour(0), hour(HOURS)) - thin
+    assert smallest_class(dense, per_hour=True) >= K
+    assert smallest_class(dense) >= K
+    with open_warehouse(dense, "raw_safe") as connection:
+        released = connection.execute("SELECT user_agent FROM raw_safe.app.events").df()
+    assert len(released) > HOURS * 100
+    assert anonymity.k_anonymity(released.fillna("<null>"), ["user_agent"]) >= K
+
+
+def test_the_hourly_schedule_runs_the_newest_complete_hour(dense: Path, session_env: Path) -> None:
+    defs = build_definitions(make_settings(dense, POLICY))
+    schedule = defs.resolve_schedule_def("hourly_minimization_schedule")
+    tick = dt.datetime(2026, 11, 26, 14, 0, tzinfo=dt.UTC)
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        requests = schedule.evaluate_tick(context).run_requests
+    assert requests is not None and len(requests) == 1
+    assert requests[0].partition_key == "2026-11-26-13:00"
+    assert schedule.job_name == HOURLY_JOB
+
+
+def test_a_new_raw_column_is_refused_by_a_one_hour_run_and_taken_by_a_full_rebuild(dense: Path) -> None:
+    import duckdb
+
+    pipeline = Pipeline(dense, POLICY)
+    pipeline.publish_raw_safe("app", "events", (hour(0), hour(HOURS)))
+    digest = table_digest(dense, "raw_safe", "app", "events")
+    with duckdb.connect(str(dense / "raw.duckdb")) as connection:
+        connection.execute("ALTER TABLE app.events ADD COLUMN referrer VARCHAR DEFAULT 'https://example.com'")
+    with pytest.raises(SliceSchemaError, match=r"raw_safe\.app\.events.*referrer"):
+        pipeline.publish_raw_safe("app", "events", (hour(5), hour(6)))
+    assert table_digest(dense, "raw_safe", "app", "events") == digest, "a refused slice changed the table"
+    rebuilt = pipeline.publish_raw_safe("app", "events", (dt.datetime(2023, 11, 1), hour(HOURS)))
+    assert rebuilt.published
+    with open_warehouse(dense, "raw_safe") as connection:
+        columns = [row[0] for row in connection.execute("DESCRIBE raw_safe.app.events").fetchall()]
+        leaked = connection.execute(
+            "SELECT count(*) FROM raw_safe.app.events WHERE referrer = 'https://example.com'"
+        ).fetchone()[0]
+    assert columns[-1] == "referrer"
+    assert leaked == 0, "an unclassified new column was copied as is"
+
+
+def test_a_partitioned_table_is_not_published_whole_by_mistake(dense: Path) -> None:
+    with pytest.raises(PolicyError, match="partitioned by occurred_at"):
+        Pipeline(dense, POLICY).publish_raw_safe("app", "events")
+
+
+def test_partition_bounds_must_fall_on_the_grain(dense: Path) -> None:
+    with pytest.raises(PolicyError, match="not a partition boundary"):
+        Pipeline(dense, POLICY).publish_raw_safe("app", "events", (hour(0) + dt.timedelta(minutes=30), hour(2)))
+
+
+def test_every_partition_is_k_anonymous_on_its_own_so_replacing_one_keeps_k(dense: Path) -> None:
+    """Replace one hour inside a published range with fewer rows: no other hour's classes shrink."""
+    import duckdb
+
+    pipeline = Pipeline(dense, POLICY)
+    pipeline.publish_raw_safe("app", "events", (hour(0), hour(24)))
+    with duckdb.connect(str(dense / "raw.duckdb")) as connection:  # hour 7 loses most of its rows in RAW
+        connection.execute(
+            "DELETE FROM app.events WHERE occurred_at >= ? AND occurred_at < ? AND id % 4 <> 0", [hour(7), hour(8)]
+        )
+    pipeline.publish_raw_safe("app", "events", (hour(7), hour(8)))
+    assert smallest_class(dense, per_hour=True) >= K
+    assert smallest_class(dense) >= K
+    frame = pd.DataFrame({"n": [raw_rows(dense, hour(7), hour(8), "raw_safe")]})
+    assert frame["n"][0] == raw_rows(dense, hour(7), hour(8))
