@@ -26,6 +26,7 @@ from minimization_pipeline.policy import (
     load_policy,
     validate_against_catalog,
 )
+from minimization_pipeline.retention import RetentionReport, apply_retention
 from minimization_pipeline.schema_sync import SchemaSync, TableDrift, TableKey, compare, table_drift
 from minimization_pipeline.settings import resolve_secret
 from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseLockedError
@@ -38,6 +39,8 @@ if TYPE_CHECKING:  # the classifier's vocabularies load on first use, not when d
 RAW = "raw"
 RAW_SAFE = "raw_safe"
 PUBLIC = "public"
+#: where dbt's prod target writes (and reads the history views of retained tables)
+ANALYTICS = "analytics"
 CATALOG_SNAPSHOT = "catalog/raw.json"
 RAW_SAFE_SNAPSHOT = "catalog/raw_safe.json"
 #: Seconds a sensor tick or a definitions load waits for a DuckDB lock before giving up (runs wait longer).
@@ -241,6 +244,26 @@ class Pipeline:
                 "partitions (one partition, or a backfill range)"
             )
         return publish(self.warehouse(), plan, self.secret())
+
+    def retained_tables(self) -> dict[tuple[str, str], dt.timedelta]:
+        """Partitioned tables whose policy sets ``keep_identifiable``, with the window."""
+        policy = self.policy()
+        return {
+            key: table.keep_identifiable
+            for key in policy.partitioned_tables()
+            if (table := policy.table(*key)) is not None and table.keep_identifiable is not None
+        }
+
+    def apply_retention(
+        self, schema: str, table: str, now: dt.datetime, history_database: str = ANALYTICS
+    ) -> RetentionReport:
+        """Delete RAW rows of ``schema.table`` older than its ``keep_identifiable`` whose anonymized partition
+        is verified in RAW_SAFE, and refresh its history view (see :mod:`minimization_pipeline.retention`)."""
+        keep = self.retained_tables().get((schema, table))
+        if keep is None:
+            raise PolicyError(f"{RAW}.{schema}.{table}: no keep_identifiable in the policy; nothing is deleted")
+        plan = self.plan_raw_safe(schema, table)
+        return apply_retention(self.warehouse(), plan, keep, now, history_database)
 
     def newest_rows(self) -> dict[tuple[str, str], dt.datetime | None]:
         """Per partitioned table RAW has, the time of its newest row (one MAX each), or None when empty."""
