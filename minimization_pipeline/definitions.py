@@ -21,6 +21,7 @@ from minimization_pipeline.defs.raw import raw_specs
 from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
 from minimization_pipeline.defs.replicate import replicate_new_raw_tables
 from minimization_pipeline.defs.resources import load_time_pipeline, minimization_resource
+from minimization_pipeline.defs.retention import retention_asset
 from minimization_pipeline.defs.sensors import build_raw_schema_sensor
 from minimization_pipeline.policy import Treatment
 from minimization_pipeline.settings import DBT_PROJECT_DIR, Settings, load_settings
@@ -45,6 +46,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     }
     replicated = {table: status for table, status in statuses.items() if table not in excluded}
     safe_assets = raw_safe_assets(replicated, policy)
+    retained = [
+        key
+        for key in policy.partitioned_tables()
+        if key in replicated and (t := policy.table(*key)) is not None and t.keep_identifiable is not None
+    ]
     partitioned = partitions_definitions(policy)
     automation = build_automation(grains(partitioned))
     job_of_grain = {"hour": HOURLY_JOB, "day": DAILY_JOB}
@@ -53,6 +59,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=[
             *raw_specs(statuses, catalog),
             *safe_assets,
+            *([retention_asset(retained)] if retained else []),
             dbt_models,
             *(
                 public_asset(

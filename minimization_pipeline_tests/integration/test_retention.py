@@ -104,3 +104,36 @@ def test_retention_deletes_exactly_the_verified_out_of_window_rows(dense: Path, 
 def test_retention_is_off_unless_the_policy_asks(dense: Path) -> None:
     with pytest.raises(PolicyError, match="no keep_identifiable"):
         Pipeline(dense, PROJECT_ROOT / "minimization.yaml").apply_retention("app", "events", NOW)
+
+
+def test_the_retention_asset_runs_after_the_backfill_in_the_same_run(
+    dense: Path, retained_policy: Path, session_env: Path
+) -> None:
+    """Through Dagster: a backfill of the 72 hours and `retention` in one run of the hourly job. "Now" is the
+    real clock, weeks after these hours, so every published hour is out of the 24-hour window."""
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from minimization_pipeline.definitions import build_definitions
+    from minimization_pipeline.defs.automation import HOURLY_JOB
+    from minimization_pipeline.defs.retention import RETENTION_KEY
+    from minimization_pipeline_tests.conftest import make_settings
+    from minimization_pipeline_tests.integration.test_partitions import EVENTS_KEY
+
+    job = build_definitions(make_settings(dense, retained_policy)).resolve_job_def(HOURLY_JOB)
+    assert RETENTION_KEY in job.asset_layer.executable_asset_keys
+    before = raw_rows(dense, hour(0), NOW)
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        asset_selection=[EVENTS_KEY, RETENTION_KEY],
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: f"{hour(0):%Y-%m-%d-%H:%M}",
+            ASSET_PARTITION_RANGE_END_TAG: f"{hour(HOURS - 1):%Y-%m-%d-%H:%M}",
+        },
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("retention")[0].metadata
+    deleted = metadata["rows_deleted"].value
+    assert deleted == before - 3, "every verified row goes; the thin hour's 3 held-back rows stay"
+    assert raw_rows(dense, hour(0), NOW) == 3
+    assert len(history(dense)) == before
