@@ -30,7 +30,7 @@ from minimization_pipeline.settings import DBT_PROJECT_DIR, Settings, load_setti
 def build_definitions(settings: Settings) -> dg.Definitions:
     # dbt's profile finds the warehouse files through this variable; keep it equal to ours.
     os.environ["MINIMIZATION_DATA_DIR"] = str(settings.data_dir)
-    from minimization_pipeline.defs.dbt import dbt_models
+    from minimization_pipeline.defs.dbt import build_dbt_assets
     from minimization_pipeline.defs.public import public_asset
 
     with load_time_pipeline(settings) as pipeline:
@@ -60,7 +60,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *raw_specs(statuses, catalog),
             *safe_assets,
             *([retention_asset(retained)] if retained else []),
-            dbt_models,
+            *build_dbt_assets(grains(partitioned).get("hour")),
             *(
                 public_asset(
                     model,

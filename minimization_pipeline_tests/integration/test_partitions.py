@@ -212,3 +212,52 @@ def test_every_partition_is_k_anonymous_on_its_own_so_replacing_one_keeps_k(dens
     assert smallest_class(dense) >= K
     frame = pd.DataFrame({"n": [raw_rows(dense, hour(7), hour(8), "raw_safe")]})
     assert frame["n"][0] == raw_rows(dense, hour(7), hour(8))
+
+
+def test_the_dbt_model_over_events_is_incremental_over_the_run_window(dense: Path, session_env: Path) -> None:
+    """`hourly_events` reads and replaces only its run's hours: a count planted in another hour survives a
+    one-hour run, while the hour run gets its late row."""
+    import duckdb
+
+    defs = build_definitions(make_settings(dense, POLICY))
+    job = defs.resolve_job_def(HOURLY_JOB)
+    models = [dg.AssetKey(["stg_app__events"]), dg.AssetKey(["hourly_events"])]
+    instance = dg.DagsterInstance.ephemeral()
+    backfill = job.execute_in_process(
+        instance=instance,
+        asset_selection=[EVENTS_KEY, *models],
+        tags={
+            ASSET_PARTITION_RANGE_START_TAG: f"{hour(0):%Y-%m-%d-%H:%M}",
+            ASSET_PARTITION_RANGE_END_TAG: f"{hour(23):%Y-%m-%d-%H:%M}",
+        },
+    )
+    assert backfill.success
+
+    def per_hour() -> dict[dt.datetime, int]:
+        with open_warehouse(dense, "dev") as connection:
+            rows = connection.execute("SELECT event_hour, sum(events) FROM dev.main.hourly_events GROUP BY 1")
+            return {row[0]: int(row[1]) for row in rows.fetchall()}
+
+    built = per_hour()
+    assert len(built) == 24 and sum(built.values()) == raw_rows(dense, hour(0), hour(24), "raw_safe")
+    with duckdb.connect(str(dense / "dev.duckdb")) as connection:  # a planted figure in hour 7
+        connection.execute(
+            "UPDATE main.hourly_events SET events = events + 1000 WHERE event_hour = ? AND event_type = "
+            "(SELECT min(event_type) FROM main.hourly_events WHERE event_hour = ?)",
+            [hour(7), hour(7)],
+        )
+    with duckdb.connect(str(dense / "raw.duckdb")) as connection:  # a late row in hour 5
+        connection.execute(
+            "INSERT INTO app.events SELECT 777777777, user_id, TIMESTAMP '2026-10-01 05:59:00', ip_address, "
+            "user_agent, event_type FROM app.events LIMIT 1"
+        )
+    one_hour = job.execute_in_process(
+        instance=instance, asset_selection=[EVENTS_KEY, *models], partition_key=f"{hour(5):%Y-%m-%d-%H:%M}"
+    )
+    assert one_hour.success
+    after = per_hour()
+    assert after[hour(5)] == built[hour(5)] + 1, "the run's hour did not get its late row"
+    assert after[hour(7)] == built[hour(7)] + 1000, "a one-hour run rebuilt another hour"
+    assert {h: n for h, n in after.items() if h not in (hour(5), hour(7))} == {
+        h: n for h, n in built.items() if h not in (hour(5), hour(7))
+    }
