@@ -33,6 +33,7 @@ RAW_SAFE_TABLES = [
     ("stripe", "customers"), ("stripe", "charges"),
 ]  # fmt: skip
 DBT_MODELS = [
+    "hourly_events",
     "stg_app__users", "stg_app__orders", "stg_app__events", "stg_app__plans",
     "stg_stripe__customers", "stg_stripe__charges", "customers", "daily_revenue_by_plan",
 ]  # fmt: skip

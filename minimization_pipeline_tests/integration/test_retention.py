@@ -137,3 +137,30 @@ def test_the_retention_asset_runs_after_the_backfill_in_the_same_run(
     assert deleted == before - 3, "every verified row goes; the thin hour's 3 held-back rows stay"
     assert raw_rows(dense, hour(0), NOW) == 3
     assert len(history(dense)) == before
+
+
+def test_prod_models_keep_the_full_history_after_retention(
+    dense: Path, retained_policy: Path, session_env: Path, tmp_path: Path
+) -> None:
+    """`dbt build --target prod` reads the history view where it exists: every event is still counted."""
+    import os
+    import subprocess
+
+    from minimization_pipeline.settings import DBT_PROJECT_DIR
+
+    pipeline = Pipeline(dense, retained_policy)
+    pipeline.publish_raw_safe("app", "events", (hour(0), NOW))
+    everything = len(raw_ids(dense, "raw"))
+    assert pipeline.apply_retention("app", "events", NOW).rows_deleted > 0
+    assert len(raw_ids(dense, "raw")) < everything
+    completed = subprocess.run(
+        ["dbt", "build", "--target", "prod", "--select", "stg_app__events", "hourly_events",
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--project-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(tmp_path / "target")],
+        capture_output=True, text=True, env={**os.environ, "MINIMIZATION_DATA_DIR": str(dense)}, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    with open_warehouse(dense, "raw", "raw_safe", "analytics") as connection:
+        staged = connection.execute("SELECT count(*) FROM analytics.main.stg_app__events").fetchone()[0]
+        hourly = connection.execute("SELECT sum(events) FROM analytics.main.hourly_events").fetchone()[0]
+    assert staged == hourly == everything

@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('app', 'events') }}
+    select * from {{ retained_source('app', 'events') }}
 
 )
 

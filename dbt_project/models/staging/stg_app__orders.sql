@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('app', 'orders') }}
+    select * from {{ retained_source('app', 'orders') }}
 
 )
 

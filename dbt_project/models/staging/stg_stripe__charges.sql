@@ -1,6 +1,6 @@
 with source as (
 
-    select * from {{ source('stripe', 'charges') }}
+    select * from {{ retained_source('stripe', 'charges') }}
 
 )
 
