@@ -1,7 +1,8 @@
 """``python -m minimization_pipeline_tests.benchmarks``: set up the peers, run both benchmarks, print both tables.
 
 Options: ``--all-k`` (peers at every k, not only k=10), ``--skip-peers`` (ours only, no venvs needed),
-``--scale-users 1000000,10000000`` (sizes of the scale benchmark; ``--scale-users 0`` skips it), and the
+``--scale-users 1000000,10000000`` (sizes of the scale benchmark; ``--scale-users 0`` skips it),
+``--partitions-users 1000000`` (the partitions benchmark: backfill, hourly run, full rebuild; 0 skips it), and the
 Adult options of :mod:`.adult` (``--ks``, ``--peers``, ``--sample``, ``--timeout``).
 """
 
@@ -12,13 +13,16 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from minimization_pipeline_tests.benchmarks import adult, scale
+from minimization_pipeline_tests.benchmarks import adult, partitions, scale
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minimization_pipeline_tests.benchmarks", description=__doc__)
     adult.add_arguments(parser)
     parser.add_argument("--scale-users", default=",".join(map(str, scale.DEFAULT_USERS)), help="0 to skip")
+    parser.add_argument(
+        "--partitions-users", type=int, default=partitions.DEFAULT_USERS, help="demo size of benchmark 3; 0 to skip"
+    )
     options = parser.parse_args(argv)
 
     if not options.skip_peers:
@@ -32,6 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [n for n in scale.parse_users(options.scale_users) if n > 0]
     if sizes:
         _, markdown = scale.run_scale_benchmark(sizes, log=lambda m: print(m, file=sys.stderr))
+        print(markdown)
+    if options.partitions_users > 0:
+        markdown = partitions.render_markdown(
+            partitions.measure(options.partitions_users, log=lambda m: print(m, file=sys.stderr))
+        )
+        (adult.RESULTS_DIR / "partitions.md").write_text(markdown + "\n")
         print(markdown)
     print(f"(written to {adult.RESULTS_DIR}/)", file=sys.stderr)
     return 0
