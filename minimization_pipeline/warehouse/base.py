@@ -81,6 +81,10 @@ class TableSlice(TableRef):
             exp.LT(this=column.copy(), expression=self._bound(self.end)),
         )
 
+    def marker(self) -> str:
+        """The comment a table built partition by partition carries: which column and grain."""
+        return f"minimization_pipeline: k-anonymous per {self.grain.lower()} partition of {self.column}"
+
     def bucket(self, table: str | None = None) -> exp.Expression:
         """The start of the partition holding a row: ``DATE_TRUNC(grain, column)`` as a TIMESTAMP."""
         column = exp.column(self.column, table=table, quoted=True)
@@ -173,20 +177,29 @@ class WarehouseSession(abc.ABC):
         slice's (RAW's schema changed): only a run over every partition can rebuild it.
         """
         table = target.table()
+        marker = target.marker()
         if self.object_kind(table) is None:
-            self.swap_in(staging, table)
+            self._replace_whole(staging, table, marker)
             return
         published, staged = self.describe(table), self.describe(staging)
         assert published is not None and staged is not None
+        problem = None
         if published.columns != staged.columns:
+            problem = (
+                f"the published columns ({_columns(published)}) differ from this slice's ({_columns(staged)}): "
+                "RAW's schema changed since the table was built"
+            )
+        elif (comment := self.table_comment(table)) != marker:
+            # classes of a table built whole may span partitions: replacing one could leave others under k
+            problem = f"it was not built partition by partition ({comment or 'no partition marker'})"
+        if problem is not None:
             outside = exp.select("COUNT(*)").from_(table.expression()).where(exp.not_(target.predicate()))
             if int(self.fetch_all(outside)[0][0]) == 0:  # nothing outside the slice: the slice is the table
-                self.swap_in(staging, table)
+                self._replace_whole(staging, table, marker)
                 return
             raise SliceSchemaError(
-                f"{table}: the published columns ({_columns(published)}) differ from this slice's "
-                f"({_columns(staged)}): RAW's schema changed since the table was built. Rebuild it with a "
-                "backfill over all its partitions (one run); nothing was replaced"
+                f"{table}: {problem}. Rebuild it with one run over all its partitions (a backfill of every "
+                "partition); nothing was replaced"
             )
         buckets = exp.select(target.bucket()).distinct().from_(staging.expression())
         stale = exp.and_(target.predicate(), exp.In(this=target.bucket(), query=buckets.subquery(copy=False)))
@@ -199,6 +212,15 @@ class WarehouseSession(abc.ABC):
             self.execute("ROLLBACK")
             raise
         self.drop(staging)
+
+    def _replace_whole(self, staging: TableRef, table: TableRef, marker: str) -> None:
+        """The slice is the whole table: swap it in, and mark the table as built partition by partition."""
+        self.swap_in(staging, table)
+        self.execute(exp.Comment(this=table.expression(), kind="TABLE", expression=exp.Literal.string(marker)))
+
+    def table_comment(self, ref: TableRef) -> str | None:
+        """The table's comment (the pipeline marks partitioned tables with one), None if it has none."""
+        return None
 
     def clone_table(self, source: TableRef, target: TableRef) -> None:
         """`target` as a copy of `source` (a new table; Snowflake makes it a zero-copy clone)."""

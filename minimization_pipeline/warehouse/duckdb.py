@@ -126,6 +126,14 @@ class DuckDBSession(WarehouseSession):
             self.connection.unregister(view)
         return exp.Table(this=exp.to_identifier(name, quoted=True))
 
+    def table_comment(self, ref: TableRef) -> str | None:
+        rows = self.fetch_all(
+            "SELECT table_comment FROM information_schema.tables "
+            "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            [ref.database, ref.schema, ref.name],
+        )
+        return rows[0][0] if rows else None
+
     def object_kind(self, ref: TableRef) -> str | None:
         rows = self.fetch_all(
             "SELECT table_type FROM information_schema.tables "

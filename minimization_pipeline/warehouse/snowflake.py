@@ -238,6 +238,14 @@ class SnowflakeSession(WarehouseSession):
         )
         return target
 
+    def table_comment(self, ref: TableRef) -> str | None:
+        db = exp.to_identifier(to_snowflake_name(ref.database), quoted=True).sql("snowflake")
+        key = [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)]
+        rows = self.fetch_all(
+            f"SELECT comment FROM {db}.information_schema.tables WHERE table_schema = ? AND table_name = ?", key
+        )
+        return rows[0][0] if rows else None
+
     def object_kind(self, ref: TableRef) -> str | None:
         db = exp.to_identifier(to_snowflake_name(ref.database), quoted=True).sql("snowflake")
         key = [to_snowflake_name(ref.schema), to_snowflake_name(ref.name)]

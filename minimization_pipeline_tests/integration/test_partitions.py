@@ -261,3 +261,19 @@ def test_the_dbt_model_over_events_is_incremental_over_the_run_window(dense: Pat
     assert {h: n for h, n in after.items() if h not in (hour(5), hour(7))} == {
         h: n for h, n in built.items() if h not in (hour(5), hour(7))
     }
+
+
+def test_a_table_built_whole_is_not_replaced_one_hour_at_a_time(dense: Path) -> None:
+    """Classes of a table built whole may span hours: replacing one hour could leave the others under k. A
+    slice is refused until one run over every partition has rebuilt the table partition by partition."""
+    from minimization_pipeline_tests.conftest import WHOLE_TABLES_POLICY
+
+    assert Pipeline(dense, WHOLE_TABLES_POLICY).publish_raw_safe("app", "events").published
+    digest = table_digest(dense, "raw_safe", "app", "events")
+    pipeline = Pipeline(dense, POLICY)
+    with pytest.raises(SliceSchemaError, match="not built partition by partition"):
+        pipeline.publish_raw_safe("app", "events", (hour(5), hour(6)))
+    assert table_digest(dense, "raw_safe", "app", "events") == digest
+    assert pipeline.publish_raw_safe("app", "events", (dt.datetime(2023, 11, 1), hour(HOURS))).published
+    assert pipeline.publish_raw_safe("app", "events", (hour(5), hour(6))).published
+    assert smallest_class(dense, per_hour=True) >= K

@@ -203,3 +203,40 @@ def test_identifier_folding_and_engine_types() -> None:
     assert engine_type("NUMBER", 38, 0) == "BIGINT"
     assert engine_type("NUMBER", 10, 2) == "DECIMAL(10,2)"
     assert engine_type("TEXT") == "VARCHAR" and engine_type("TIMESTAMP_NTZ") == "TIMESTAMP"
+
+
+def test_a_partition_slice_replaces_only_its_hours_on_snowflake(warehouse: dict[str, Any], published) -> None:
+    """The repository's policy (events hourly) on a table the session built whole: a slice is refused (its
+    classes may span hours), a run over every partition rebuilds it, then a week replaces only its hours in
+    one transaction (DELETE + INSERT over the wire) and a second run changes nothing."""
+    import datetime as dt
+
+    from minimization_pipeline.warehouse.base import SliceSchemaError
+
+    start, end = dt.datetime(2026, 10, 1), dt.datetime(2026, 10, 8)
+    pipeline = Pipeline(warehouse["state"], PROJECT_ROOT / "minimization.yaml", snowflake=warehouse["connect"])
+    whole = query(warehouse, "SELECT * FROM RAW_SAFE.APP.EVENTS ORDER BY ID")
+    with pytest.raises(SliceSchemaError, match="not built partition by partition"):
+        pipeline.publish_raw_safe("app", "events", (start, end))
+    assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.EVENTS ORDER BY ID") == whole
+    rebuilt = pipeline.publish_raw_safe("app", "events", (dt.datetime(2023, 11, 1), dt.datetime(2026, 11, 2)))
+    assert rebuilt.published and rebuilt.rows + rebuilt.metrics["rows_held_back"] == len(whole)
+
+    window = "OCCURRED_AT >= '2026-10-01' AND OCCURRED_AT < '2026-10-08'"
+    outside = f"SELECT * FROM RAW_SAFE.APP.EVENTS WHERE NOT ({window}) ORDER BY ID"
+    before_outside = query(warehouse, outside)
+    before_inside = query(warehouse, f"SELECT COUNT(*) FROM RAW_SAFE.APP.EVENTS WHERE {window}")[0][0]
+    result = pipeline.publish_raw_safe("app", "events", (start, end))
+    assert result.published and result.metrics["partitions_published"] > 0
+    in_window = query(warehouse, f"SELECT COUNT(*) FROM RAW_SAFE.APP.EVENTS WHERE {window}")[0][0]
+    assert in_window == result.rows == before_inside
+    assert query(warehouse, outside) == before_outside
+    snapshot = query(warehouse, "SELECT * FROM RAW_SAFE.APP.EVENTS ORDER BY ID")
+    assert pipeline.publish_raw_safe("app", "events", (start, end)).published
+    assert query(warehouse, "SELECT * FROM RAW_SAFE.APP.EVENTS ORDER BY ID") == snapshot
+    smallest = query(
+        warehouse,
+        "SELECT MIN(n) FROM (SELECT COUNT(*) AS n FROM RAW_SAFE.APP.EVENTS "
+        "GROUP BY DATE_TRUNC('HOUR', OCCURRED_AT), USER_AGENT)",
+    )[0][0]
+    assert smallest >= 5
