@@ -277,3 +277,27 @@ def test_a_table_built_whole_is_not_replaced_one_hour_at_a_time(dense: Path) -> 
     assert pipeline.publish_raw_safe("app", "events", (dt.datetime(2023, 11, 1), hour(HOURS))).published
     assert pipeline.publish_raw_safe("app", "events", (hour(5), hour(6))).published
     assert smallest_class(dense, per_hour=True) >= K
+
+
+def test_the_sensor_rebuilds_a_partitioned_table_over_every_partition_when_raw_changes(
+    dense: Path, session_env: Path
+) -> None:
+    """A new RAW column on a partitioned table: the sensor asks for one run of the hourly job over the whole
+    partition range for that asset (a one-hour run would refuse the new schema)."""
+    import duckdb
+
+    from minimization_pipeline_tests.integration.test_schema_changes import tick
+
+    settings = make_settings(dense, POLICY)
+    Pipeline(dense, POLICY).publish_raw_safe("app", "events", (hour(0), hour(HOURS)))
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    with duckdb.connect(str(dense / "raw.duckdb")) as connection:
+        connection.execute("ALTER TABLE app.events ADD COLUMN referrer VARCHAR")
+    requests = [r for r in tick(defs, settings, instance, None).run_requests if EVENTS_KEY in (r.asset_selection or [])]
+    assert len(requests) == 1
+    request = requests[0]
+    assert request.job_name == HOURLY_JOB and request.asset_selection == [EVENTS_KEY]
+    assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2023-11-01-00:00"
+    newest = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] >= f"{newest - dt.timedelta(hours=1):%Y-%m-%d-%H:%M}"
