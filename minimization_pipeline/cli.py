@@ -1,10 +1,12 @@
-"""The command line: `python -m minimization_pipeline run | plan | grants`.
+"""The command line: `python -m minimization_pipeline run | backfill | plan | grants`.
 
 `run` generates the demo RAW data when there is none, runs `hourly_minimization_job` in Dagster (with a
 persistent instance, so the run shows up in `make ui` afterwards) and prints what each table became. The
 partitioned tables get the last `--days` of partitions that hold data, in the same single run.
-`plan` prints, for the live RAW catalog, what every table and column will get and why; `--write` adds
-the plan of the columns the policy does not name to the policy file, for a human to edit.
+`backfill START END` runs the partitioned tables (and the dbt models partitioned with them) over a range of
+partitions in one run, as the UI's backfill does.
+`plan` prints, for the live RAW catalog, what every table and column will get and why; `--write` adds the
+plan of the columns the policy does not name to the policy file, for a human to edit.
 `grants --dry-run` prints the Snowflake roles and grants the policy's `roles:` section asks for; without
 `--dry-run` it applies them, which only a Snowflake warehouse can take.
 """
@@ -94,6 +96,62 @@ def run(users: int, days: int = 7) -> int:
     return 0 if result.success else 1
 
 
+def backfill(start: str, end: str, tables: list[str], job_name: str = "") -> int:
+    """One run of the hourly (or daily) job over the partitions in [start, end) of the partitioned RAW_SAFE
+    tables (all, or ``tables``) and the dbt models partitioned with them: what the UI's backfill launches."""
+    import datetime as dt
+
+    import dagster as dg
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from minimization_pipeline.definitions import build_definitions
+    from minimization_pipeline.defs.automation import DAILY_JOB, HOURLY_JOB
+    from minimization_pipeline.settings import load_settings
+
+    settings = load_settings()
+    os.environ["MINIMIZATION_DATA_DIR"] = str(settings.data_dir)
+    _ensure_dagster_home(settings.data_dir)
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(job_name or HOURLY_JOB)
+    partitions_def = job.partitions_def
+    if not isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        print(f"{job.name} has no time partitions: the policy declares no such partitioned table", file=sys.stderr)
+        return 2
+    first, last = dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end)
+    step = dt.timedelta(hours=1) if job.name != DAILY_JOB else dt.timedelta(days=1)
+    keys = partitions_def.get_partition_keys_in_range(
+        dg.PartitionKeyRange(first.strftime(partitions_def.fmt), (last - step).strftime(partitions_def.fmt))
+    )
+    wanted = {tuple(name.removeprefix("raw.").split(".", 1)) for name in tables}
+    selection = [
+        key
+        for key in job.asset_layer.executable_asset_keys
+        if job.asset_layer.get(key).partitions_def is not None
+        and (not wanted or key.path[0] != "raw_safe" or tuple(key.path[1:]) in wanted)
+    ]
+    # the partitioned dbt models' own unpartitioned dbt parents (staging views) come along, cheap to rebuild
+    graph = defs.resolve_asset_graph()
+    parents = {
+        parent
+        for key in selection
+        if key.path[0] != "raw_safe"
+        for parent in graph.get(key).parent_keys
+        if parent.path[0] not in ("raw", "raw_safe") and parent in job.asset_layer.executable_asset_keys
+    }
+    selection = sorted({*selection, *parents}, key=lambda key: key.to_user_string())
+    tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags, asset_selection=selection)
+    status = "succeeded" if result.success else "FAILED"
+    names = ", ".join(sorted(key.to_user_string() for key in selection))
+    print(
+        f"backfill of {len(keys)} partitions ({keys[0]} .. {keys[-1]}) of {names}: one run, {status} in "
+        f"{time.perf_counter() - started:.1f} s (run {result.run_id})"
+    )
+    return 0 if result.success else 1
+
+
 def plan(tables: list[str], write: bool) -> int:
     from minimization_pipeline.pipeline import Pipeline
     from minimization_pipeline.plan_review import format_review, write_suggestions
@@ -153,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--days", type=int, default=7, help="days of partitions of partitioned tables to run (newest with data)"
     )
+    backfill_parser = commands.add_parser(
+        "backfill", help="one run over a range of partitions of the partitioned tables (UTC, end exclusive)"
+    )
+    backfill_parser.add_argument("start", help="first partition's start, e.g. 2026-10-01 or 2026-10-01T05:00")
+    backfill_parser.add_argument("end", help="end of the range (exclusive), e.g. 2026-10-08")
+    backfill_parser.add_argument("--tables", nargs="*", default=[], help="schema.table (default: every one)")
+    backfill_parser.add_argument("--job", default="", help="daily_minimization_job for day-partitioned tables")
     plan_parser = commands.add_parser("plan", help="show what every RAW table and column will get, and why")
     plan_parser.add_argument("tables", nargs="*", help="schema.table to show (default: every RAW table)")
     plan_parser.add_argument(
@@ -163,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.users, args.days)
+    if args.command == "backfill":
+        return backfill(args.start, args.end, args.tables, args.job)
     if args.command == "plan":
         return plan(args.tables, args.write)
     if args.command == "grants":

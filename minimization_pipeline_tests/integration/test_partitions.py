@@ -301,3 +301,18 @@ def test_the_sensor_rebuilds_a_partitioned_table_over_every_partition_when_raw_c
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == "2023-11-01-00:00"
     newest = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)
     assert request.tags[ASSET_PARTITION_RANGE_END_TAG] >= f"{newest - dt.timedelta(hours=1):%Y-%m-%d-%H:%M}"
+
+
+def test_the_cli_backfills_a_range_in_one_run(dense: Path, session_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from minimization_pipeline import cli
+
+    monkeypatch.setenv("MINIMIZATION_DATA_DIR", str(dense))
+    monkeypatch.setenv("MINIMIZATION_POLICY", str(POLICY))
+    monkeypatch.setenv("DAGSTER_HOME", str(dense / "dagster_home"))
+    command = ["backfill", f"{hour(0):%Y-%m-%dT%H:%M}", f"{hour(48):%Y-%m-%dT%H:%M}", "--tables", "app.events"]
+    assert cli.main(command) == 0
+    assert raw_rows(dense, hour(0), hour(48), "raw_safe") == raw_rows(dense, hour(0), hour(48)) - 3  # the thin hour
+    assert raw_rows(dense, hour(48), hour(HOURS), "raw_safe") == 0
+    with dg.DagsterInstance.get() as instance:
+        assert len(instance.get_runs()) == 1
+        assert len(instance.get_materialized_partitions(EVENTS_KEY)) == 48
