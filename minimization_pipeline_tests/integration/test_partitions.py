@@ -316,3 +316,42 @@ def test_the_cli_backfills_a_range_in_one_run(dense: Path, session_env: Path, mo
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 1
         assert len(instance.get_materialized_partitions(EVENTS_KEY)) == 48
+
+
+def test_a_day_partitioned_table_has_its_own_daily_job_and_schedule(
+    dense: Path, session_env: Path, tmp_path: Path
+) -> None:
+    import yaml
+
+    from minimization_pipeline.defs.automation import DAILY_JOB
+
+    policy = yaml.safe_load(POLICY.read_text())
+    policy["sources"]["app"]["tables"]["orders"]["partition"] = {
+        "column": "ordered_at",
+        "grain": "day",
+        "start": "2023-11-01",
+    }
+    path = tmp_path / "minimization.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    defs = build_definitions(make_settings(dense, path))
+    daily = defs.resolve_job_def(DAILY_JOB)
+    assert isinstance(daily.partitions_def, dg.DailyPartitionsDefinition)
+    orders = dg.AssetKey(["raw_safe", "app", "orders"])
+    assert orders in daily.asset_layer.executable_asset_keys
+    assert orders not in defs.resolve_job_def(HOURLY_JOB).asset_layer.executable_asset_keys
+    schedule = defs.resolve_schedule_def("daily_minimization_schedule")
+    with dg.DagsterInstance.ephemeral() as instance:
+        when = dt.datetime(2026, 10, 2, 0, 5, tzinfo=dt.UTC)
+        tick = dg.build_schedule_context(instance=instance, scheduled_execution_time=when)
+        requests = schedule.evaluate_tick(tick).run_requests
+        assert [r.partition_key for r in requests] == ["2026-10-01"]
+        result = daily.execute_in_process(instance=instance, partition_key="2026-10-01")
+    assert result.success
+    metadata = result.asset_materializations_for_node("raw_safe__app__orders")[0].metadata
+    with open_warehouse(dense, "raw", "raw_safe") as connection:
+        raw = connection.execute(
+            "SELECT count(*) FROM raw.app.orders WHERE ordered_at >= '2026-10-01' AND ordered_at < '2026-10-02'"
+        ).fetchone()[0]
+        published = connection.execute("SELECT count(*) FROM raw_safe.app.orders").fetchone()[0]
+    assert published == metadata["slice_rows"].value == raw - metadata["rows_held_back"].value
+    assert raw > 0
