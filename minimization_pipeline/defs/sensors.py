@@ -173,7 +173,11 @@ def build_raw_schema_sensor(
                 )
             )
         for drift in publishable:
-            if drift.key in partitioned:  # a new schema: every partition, in one run over the whole range
+            if drift.key in partitioned and drift.missing_copy:
+                # no copy yet: the hourly schedule and backfills fill it, hour by hour; a rebuild of every
+                # partition since the policy's start is not the sensor's to launch
+                notes.append(f"{drift.describe()}: partitioned, filled by the schedule and backfills")
+            elif drift.key in partitioned:  # a new schema: every partition, in one run over the whole range
                 job_name, partitions_def = partitioned[drift.key]
                 keys = partitions_def.get_partition_keys(current_time=None)
                 if not keys:
@@ -190,8 +194,9 @@ def build_raw_schema_sensor(
                         },
                     )
                 )
-        if publishable:
-            context.log.info("re-publishing: " + "; ".join(drift.describe() for drift in publishable))
+        republished = [d for d in publishable if not (d.key in partitioned and d.missing_copy)]
+        if republished:
+            context.log.info("re-publishing: " + "; ".join(drift.describe() for drift in republished))
         if not run_requests:
             reason = "; ".join(notes) or f"RAW_SAFE is in parity with RAW (catalog {sync.raw_fingerprint})"
             return dg.SensorResult(skip_reason=reason, cursor=sync.raw_fingerprint, asset_events=observations)

@@ -355,3 +355,15 @@ def test_a_day_partitioned_table_has_its_own_daily_job_and_schedule(
         published = connection.execute("SELECT count(*) FROM raw_safe.app.orders").fetchone()[0]
     assert published == metadata["slice_rows"].value == raw - metadata["rows_held_back"].value
     assert raw > 0
+
+
+def test_the_sensor_leaves_a_partitioned_table_without_a_copy_to_the_schedule(dense: Path, session_env: Path) -> None:
+    """No copy yet is not a schema change: rebuilding every hour since the policy's start is not the sensor's
+    call (on the demo that is 26,900 partitions); the schedule and backfills fill the table."""
+    from minimization_pipeline_tests.integration.test_schema_changes import tick
+
+    settings = make_settings(dense, POLICY)
+    result = tick(build_definitions(settings), settings, dg.DagsterInstance.ephemeral(), None)
+    requested = {key for request in result.run_requests for key in (request.asset_selection or [])}
+    assert EVENTS_KEY not in requested
+    assert dg.AssetKey(["raw_safe", "app", "users"]) in requested  # unpartitioned copies are still made
