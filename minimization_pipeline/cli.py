@@ -191,7 +191,8 @@ def grants(dry_run: bool) -> int:
     settings = load_settings()
     pipeline = Pipeline(settings.data_dir, settings.policy_path)
     try:
-        statements = render_grants(pipeline.policy().roles)
+        policy = pipeline.policy()
+        statements = render_grants(policy.roles, list(policy.retained_tables()))
         if dry_run:
             print(to_script(statements))
             return 0

@@ -43,6 +43,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.tokens import Token, TokenType
 
 from minimization_pipeline.policy import SNOWFLAKE_IDENTIFIER, RolesPolicy
+from minimization_pipeline.retention import RETAINED_SCHEMA
 
 if TYPE_CHECKING:
     from minimization_pipeline.warehouse.base import Warehouse
@@ -97,9 +98,14 @@ def _read_everything(database: str, role: str) -> list[str]:
     ]
 
 
-def render_grants(roles: RolesPolicy) -> list[str]:
+def render_grants(roles: RolesPolicy, retained: Sequence[tuple[str, str]] = ()) -> list[str]:
     """The statements, without `;`, in a fixed order: roles, warehouses, databases, warehouse usage,
-    ownership of databases, the other grants, memberships."""
+    ownership of databases, the other grants, memberships.
+
+    ``retained``: the (schema, table) pairs with ``keep_identifiable``. Retention needs ANONYMIZER to delete
+    their old RAW rows and to own the schema of the history views in ANALYTICS, which TRANSFORMER (dbt's
+    prod target) reads; the views run with their owner's rights, so TRANSFORMER still gets nothing on
+    RAW_SAFE."""
     db = roles.databases
     loader, developer, transformer, reader = roles.loader, roles.developer, roles.transformer, roles.reader
     anonymizer = roles.anonymizer
@@ -166,6 +172,22 @@ def render_grants(roles: RolesPolicy) -> list[str]:
         _grant("USAGE", session_schema, anonymizer.name),
         _grant("CREATE TABLE", session_schema, anonymizer.name),
     ]
+
+    if retained:
+        history = f"{quote(db.analytics)}.{quote(RETAINED_SCHEMA.upper())}"
+        statements += [
+            f"CREATE SCHEMA IF NOT EXISTS {history}",
+            _grant("OWNERSHIP", f"SCHEMA {history}", anonymizer.name) + " COPY CURRENT GRANTS",
+            _grant("USAGE", f"SCHEMA {history}", transformer.name),
+            _grant("SELECT", f"ALL VIEWS IN SCHEMA {history}", transformer.name),
+            _grant("SELECT", f"FUTURE VIEWS IN SCHEMA {history}", transformer.name),
+            *(
+                _grant(
+                    "DELETE", f"TABLE {quote(db.raw)}.{quote(schema.upper())}.{quote(table.upper())}", anonymizer.name
+                )
+                for schema, table in sorted(retained)
+            ),
+        ]
 
     for role in managed:
         statements += [f"GRANT ROLE {quote(role.name)} TO ROLE {quote(grantee)}" for grantee in role.grant_to_roles]
@@ -240,7 +262,7 @@ def _privilege(text: str) -> str:
 
 def _from_create(node: exp.Create) -> tuple[str, str, dict[str, str]]:
     kind = str(node.args.get("kind") or "").upper()
-    if kind not in {"WAREHOUSE", "DATABASE"}:
+    if kind not in {"WAREHOUSE", "DATABASE", "SCHEMA"}:
         raise GrantsError(f"unexpected CREATE {kind}: {node.sql(dialect=DIALECT)}")
     properties = {
         prop.name.upper(): _value(prop.args.get("value"))
@@ -259,7 +281,7 @@ def _value(node: exp.Expression | None) -> str:
 def _from_grant(node: exp.Grant) -> list[ParsedGrant]:
     kind = str(node.args.get("kind") or "").upper()
     securable = node.args.get("securable")
-    if kind not in {"DATABASE", "SCHEMA", "WAREHOUSE"} or not isinstance(securable, exp.Table):
+    if kind not in {"DATABASE", "SCHEMA", "WAREHOUSE", "TABLE"} or not isinstance(securable, exp.Table):
         raise GrantsError(f"unexpected GRANT on {kind or '?'}: {node.sql(dialect=DIALECT)}")
     on = f"{kind} {_name(securable)}"
     option = " WITH GRANT OPTION" if node.args.get("grant_option") else ""
@@ -315,6 +337,14 @@ class _Tokens:
         self.at += 1
         return value
 
+    def dotted(self) -> str:
+        """`db` or `db.schema`: names joined by dots."""
+        value = self.name()
+        while self.at < len(self.tokens) and self.tokens[self.at].token_type is TokenType.DOT:
+            self.at += 1
+            value += "." + self.name()
+        return value
+
     def end(self) -> None:
         if self.at != len(self.tokens):
             raise self._fail("the end of the statement")
@@ -340,10 +370,10 @@ def _from_command(text: str) -> tuple[tuple[str, str] | None, list[ParsedGrant]]
         grantee = tokens.name()
         tokens.end()
         return None, [ParsedGrant("USAGE", f"ROLE {role}", kind, grantee)]
-    if tokens.peek("OWNERSHIP"):  # GRANT OWNERSHIP ON DATABASE d TO ROLE r COPY|REVOKE CURRENT GRANTS
+    if tokens.peek("OWNERSHIP"):  # GRANT OWNERSHIP ON DATABASE d|SCHEMA d.s TO ROLE r COPY|REVOKE CURRENT GRANTS
         tokens.word("OWNERSHIP")
         tokens.word("ON")
-        on = f"{tokens.word('DATABASE')} {tokens.name()}"
+        on = f"{tokens.word('DATABASE', 'SCHEMA')} {tokens.dotted()}"
         tokens.word("TO")
         if tokens.peek("ROLE"):
             tokens.word("ROLE")
@@ -353,14 +383,14 @@ def _from_command(text: str) -> tuple[tuple[str, str] | None, list[ParsedGrant]]
         tokens.word("GRANTS")
         tokens.end()
         return None, [ParsedGrant("OWNERSHIP", on, "ROLE", role)]
-    # GRANT USAGE|SELECT ON ALL|FUTURE SCHEMAS|TABLES|VIEWS IN DATABASE d TO [ROLE] r
+    # GRANT USAGE|SELECT ON ALL|FUTURE SCHEMAS|TABLES|VIEWS IN DATABASE d|SCHEMA d.s TO [ROLE] r
     privilege = tokens.word("USAGE", "SELECT")
     tokens.word("ON")
     scope = tokens.word("ALL", "FUTURE")
     objects = tokens.word("SCHEMAS", "TABLES", "VIEWS")
     tokens.word("IN")
-    tokens.word("DATABASE")
-    database = tokens.name()
+    container = tokens.word("DATABASE", "SCHEMA")
+    database = tokens.dotted()
     tokens.word("TO")
     if tokens.peek("ROLE"):
         tokens.word("ROLE")
@@ -368,7 +398,9 @@ def _from_command(text: str) -> tuple[tuple[str, str] | None, list[ParsedGrant]]
     tokens.end()
     if (privilege == "USAGE") != (objects == "SCHEMAS"):
         raise GrantsError(f"{privilege} does not apply to {objects}: {text!r}")
-    return None, [ParsedGrant(privilege, f"{scope} {objects} IN DATABASE {database}", "ROLE", role)]
+    if container == "SCHEMA" and objects != "VIEWS":  # the only schema-level ones written: retention's views
+        raise GrantsError(f"not a grant this project writes: {text!r}")
+    return None, [ParsedGrant(privilege, f"{scope} {objects} IN {container} {database}", "ROLE", role)]
 
 
 def parse_sql(sql: str) -> ParsedSql:

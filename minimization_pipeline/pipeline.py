@@ -247,12 +247,7 @@ class Pipeline:
 
     def retained_tables(self) -> dict[tuple[str, str], dt.timedelta]:
         """Partitioned tables whose policy sets ``keep_identifiable``, with the window."""
-        policy = self.policy()
-        return {
-            key: table.keep_identifiable
-            for key in policy.partitioned_tables()
-            if (table := policy.table(*key)) is not None and table.keep_identifiable is not None
-        }
+        return self.policy().retained_tables()
 
     def apply_retention(
         self, schema: str, table: str, now: dt.datetime, history_database: str = ANALYTICS

@@ -518,6 +518,14 @@ class Policy(BaseModel):
             if table.partition is not None and table.treatment is Treatment.TREAT
         }
 
+    def retained_tables(self) -> dict[tuple[str, str], dt.timedelta]:
+        """Partitioned tables whose RAW rows are deleted after ``keep_identifiable``, with that window."""
+        return {
+            key: table.keep_identifiable
+            for key in self.partitioned_tables()
+            if (table := self.table(*key)) is not None and table.keep_identifiable is not None
+        }
+
     def k_for(self, table: TablePolicy | None) -> int:
         return table.k if table and table.k else self.k
 

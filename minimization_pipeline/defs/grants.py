@@ -31,7 +31,8 @@ def apply_warehouse_grants(
     """Returns how many statements ran (0 on a dry run)."""
     pipeline = minimization.pipeline()
     try:
-        statements = render_grants(pipeline.policy().roles)
+        policy = pipeline.policy()
+        statements = render_grants(policy.roles, list(policy.retained_tables()))
     except (PolicyError, GrantsError) as error:
         raise dg.Failure(description=str(error)) from None
     script = to_script(statements)

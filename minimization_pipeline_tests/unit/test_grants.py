@@ -538,3 +538,22 @@ def test_the_reader_follows_snowflake_case_rules() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- apply
+
+
+def test_retention_adds_only_what_it_needs() -> None:
+    """With keep_identifiable on app.events: ANONYMIZER may delete that RAW table's rows and owns the history
+    views' schema; TRANSFORMER reads those views (owner's rights: still nothing on RAW_SAFE); no one else
+    gains anything, and without retention the grants are unchanged."""
+    roles = load_policy(DEMO_POLICY).roles
+    plain = privilege_matrix(to_script(render_grants(roles)))
+    retained = privilege_matrix(to_script(render_grants(roles, [("app", "events")])))
+    gained = {role: retained[role] - plain.get(role, set()) for role in retained}
+    assert gained["ANONYMIZER"] == {("TABLE RAW.APP.EVENTS", "DELETE"), ("SCHEMA ANALYTICS.RETAINED", "OWNERSHIP")}
+    assert gained["TRANSFORMER"] == {
+        ("SCHEMA ANALYTICS.RETAINED", "USAGE"),
+        ("ALL VIEWS IN SCHEMA ANALYTICS.RETAINED", "SELECT"),
+        ("FUTURE VIEWS IN SCHEMA ANALYTICS.RETAINED", "SELECT"),
+    }
+    assert all(not extra for role, extra in gained.items() if role not in ("ANONYMIZER", "TRANSFORMER"))
+    assert not any("RAW_SAFE" in on for on, _ in retained["TRANSFORMER"])
+    assert render_grants(roles, []) == render_grants(roles)
