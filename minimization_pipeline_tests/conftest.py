@@ -15,9 +15,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 
-from minimization_pipeline.settings import PROJECT_ROOT, Settings
+from minimization_pipeline.settings import Settings
+from minimization_pipeline_tests.policies import whole_tables_policy
 
 TEST_SECRET = "test-secret-0123456789abcdef-never-in-sql"
 DEMO_USERS = 1_500
@@ -40,22 +40,6 @@ def session_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         patch.setenv("DAGSTER_HOME", str(home))
         patch.setenv("PATH", f"{Path(os.sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         yield home
-
-
-def whole_tables_policy(target: Path) -> Path:
-    """The repository's policy with its time partitions (and retention) taken out, written to ``target``.
-
-    The end-to-end suite checks every privacy promise on whole tables, published by one unpartitioned run;
-    partitioned publishing, backfills and retention have their own tests on the policy as it is
-    (`test_partitions.py`).
-    """
-    policy = yaml.safe_load((PROJECT_ROOT / "minimization.yaml").read_text())
-    for source in policy.get("sources", {}).values():
-        for table in source.get("tables", {}).values():
-            table.pop("partition", None)
-            table.pop("keep_identifiable", None)
-    target.write_text(yaml.safe_dump(policy, sort_keys=False))
-    return target
 
 
 WHOLE_TABLES_POLICY = whole_tables_policy(Path(tempfile.mkdtemp(prefix="minimization-policy-")) / "minimization.yaml")

@@ -25,9 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from minimization_pipeline_tests.benchmarks import scale
+from minimization_pipeline_tests.policies import whole_tables_policy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POLICY = REPO_ROOT / "minimization.yaml"
@@ -50,16 +49,6 @@ class PartitionFigures:
     full_rows: int = 0
     full_engine_s: float = 0.0
     status: str = "ok"
-
-
-def _whole_tables_policy(target: Path) -> Path:
-    policy = yaml.safe_load(POLICY.read_text())
-    for source in policy.get("sources", {}).values():
-        for table in source.get("tables", {}).values():
-            table.pop("partition", None)
-            table.pop("keep_identifiable", None)
-    target.write_text(yaml.safe_dump(policy, sort_keys=False))
-    return target
 
 
 def measure(users: int = DEFAULT_USERS, log: Callable[[str], None] = print) -> PartitionFigures:
@@ -127,7 +116,7 @@ def measure(users: int = DEFAULT_USERS, log: Callable[[str], None] = print) -> P
         figures.hourly_engine_s = time.perf_counter() - started
 
         log(f"partitions: full rebuild of app.events ({figures.events:,} rows) ...")
-        whole = Pipeline(work, _whole_tables_policy(work / "whole.yaml"))
+        whole = Pipeline(work, whole_tables_policy(work / "whole.yaml"))
         whole_dir_safe = work / "raw_safe.duckdb"
         whole_dir_safe.unlink(missing_ok=True)
         started = time.perf_counter()
