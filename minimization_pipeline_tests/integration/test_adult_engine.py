@@ -93,3 +93,28 @@ def test_generalize_on_adult_finds_arx_optimum_end_to_end(
     with open_warehouse(data_dir, "raw_safe") as connection:
         released: pd.DataFrame = connection.execute("SELECT * FROM raw_safe.census.adult").df()
     assert anonymity.k_anonymity(released, ALL_COLUMNS) >= k
+
+
+def test_risk_on_adult_before_and_after_k10(tmp_path: Path, adult_dir: Path) -> None:
+    """Issue 7's first figures: RAW Adult over the 8 QIs has prosecutor risk 1 and about half its records
+    unique; after k=10, none unique and the highest risk at most 1/10."""
+    from minimization_pipeline.anonymize.risk import measure_risk
+    from minimization_pipeline.warehouse.base import TableRef
+    from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
+
+    data_dir = tmp_path / "data"
+    load_adult(data_dir, adult_dir, "INTEGER")
+    columns: dict[str, object] = {"salary-class": "sensitive", "age": "quasi"}
+    for name in QIS[1:]:
+        columns[name] = {"role": "quasi", "hierarchy": str(adult_dir / f"adult_hierarchy_{name}.csv")}
+    policy = write_policy(tmp_path / "minimization.yaml", adult_dir, k=10, columns=columns)
+    assert Pipeline(data_dir, policy).publish_raw_safe("census", "adult").published
+    with DuckDBWarehouse(data_dir).session(read=["raw", "raw_safe"]) as session:
+        before = measure_risk(session, TableRef("raw", "census", "adult"), QIS)
+        after = measure_risk(session, TableRef("raw_safe", "census", "adult"), QIS)
+    print(f"\nAdult risk before: {before}\nAdult risk after k=10: {after}")
+    assert before.records == after.records == 30_162
+    assert before.highest_prosecutor_risk == 1.0
+    assert 0.45 <= before.unique_records_share <= 0.55
+    assert after.unique_records_share == 0.0
+    assert after.highest_prosecutor_risk <= 0.1
