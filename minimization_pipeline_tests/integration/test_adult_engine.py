@@ -41,13 +41,19 @@ def write_policy(path: Path, adult_dir: Path, **table: object) -> Path:
     return path
 
 
-def test_microaggregate_on_adult_keeps_types_and_reaches_the_target_gcp(tmp_path: Path, adult_dir: Path) -> None:
+def adult_k10(tmp_path: Path, adult_dir: Path) -> tuple[Path, Path]:
+    """RAW Adult (age INTEGER) and a policy making its 8 QIs 10-anonymous by microaggregation, with ARX's
+    hierarchies for the categories."""
     data_dir = tmp_path / "data"
     load_adult(data_dir, adult_dir, "INTEGER")
     columns: dict[str, object] = {"salary-class": "sensitive", "age": "quasi"}
     for name in QIS[1:]:
         columns[name] = {"role": "quasi", "hierarchy": str(adult_dir / f"adult_hierarchy_{name}.csv")}
-    policy = write_policy(tmp_path / "minimization.yaml", adult_dir, k=10, columns=columns)
+    return data_dir, write_policy(tmp_path / "minimization.yaml", adult_dir, k=10, columns=columns)
+
+
+def test_microaggregate_on_adult_keeps_types_and_reaches_the_target_gcp(tmp_path: Path, adult_dir: Path) -> None:
+    data_dir, policy = adult_k10(tmp_path, adult_dir)
 
     result = Pipeline(data_dir, policy).publish_raw_safe("census", "adult")
 
@@ -102,12 +108,7 @@ def test_risk_on_adult_before_and_after_k10(tmp_path: Path, adult_dir: Path) -> 
     from minimization_pipeline.warehouse.base import TableRef
     from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
 
-    data_dir = tmp_path / "data"
-    load_adult(data_dir, adult_dir, "INTEGER")
-    columns: dict[str, object] = {"salary-class": "sensitive", "age": "quasi"}
-    for name in QIS[1:]:
-        columns[name] = {"role": "quasi", "hierarchy": str(adult_dir / f"adult_hierarchy_{name}.csv")}
-    policy = write_policy(tmp_path / "minimization.yaml", adult_dir, k=10, columns=columns)
+    data_dir, policy = adult_k10(tmp_path, adult_dir)
     assert Pipeline(data_dir, policy).publish_raw_safe("census", "adult").published
     with DuckDBWarehouse(data_dir).session(read=["raw", "raw_safe"]) as session:
         before = measure_risk(session, TableRef("raw", "census", "adult"), QIS)

@@ -203,6 +203,15 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> It
     data_dir = root / "data"
     data_dir.mkdir()
     shutil.copy(demo_data / "raw.duckdb", data_dir / "raw.duckdb")
+    with running_dagster_dev(root, data_dir, {"MINIMIZATION_SENSOR_INTERVAL": str(SENSOR_INTERVAL)}) as dev:
+        yield dev
+
+
+@contextlib.contextmanager
+def running_dagster_dev(root: Path, data_dir: Path, env: dict[str, str]) -> Iterator[DagsterDev]:
+    """A real `dagster dev` on a free port over ``data_dir``, with a private, quiet DAGSTER_HOME under ``root``
+    (one run at a time: DuckDB has one writer per file), ``env`` on top; loaded when yielded, its whole process
+    group stopped afterwards."""
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(
@@ -210,21 +219,21 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> It
     )
     bin_dir = Path(sys.executable).parent
     port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "MINIMIZATION_DATA_DIR": str(data_dir),
         "MINIMIZATION_SECRET": TEST_SECRET,
         "DAGSTER_HOME": str(home),
-        "MINIMIZATION_SENSOR_INTERVAL": str(SENSOR_INTERVAL),
         "MINIMIZATION_DAGSTER_URL": f"http://127.0.0.1:{port}",  # where the sensor asks for a reload
         "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",  # dbt steps call this venv's `dbt`
+        **env,
     }
     log_path = root / "dagster_dev.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
             cwd=PROJECT_ROOT,
-            env=env,
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

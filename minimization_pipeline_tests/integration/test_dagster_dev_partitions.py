@@ -16,10 +16,7 @@ its materialization metadata instead of failing.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,16 +28,12 @@ import pytest
 from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.policy import Treatment
 from minimization_pipeline.settings import PROJECT_ROOT
-from minimization_pipeline_tests.conftest import TEST_SECRET
 from minimization_pipeline_tests.integration.helpers import open_warehouse
 from minimization_pipeline_tests.integration.test_dagster_dev import (
     DagsterDev,
-    default_sigint,
-    free_port,
     path_of,
-    stop_process_group,
+    running_dagster_dev,
     wait_for_run,
-    wait_until_loaded,
 )
 
 pytestmark = pytest.mark.slow
@@ -280,45 +273,16 @@ def partitioned_dev(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -
     data_dir.mkdir()
     shutil.copy(demo_data / "raw.duckdb", data_dir / "raw.duckdb")
     publish_every_table(data_dir)
-    home = root / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\nnux:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n"
-    )
-    bin_dir = Path(sys.executable).parent
-    port = free_port()
     env = {
-        **os.environ,
         "MINIMIZATION_POLICY": str(POLICY),  # not the session's WHOLE_TABLES_POLICY: partitions are the point
-        "MINIMIZATION_DATA_DIR": str(data_dir),
-        "MINIMIZATION_SECRET": TEST_SECRET,
-        "DAGSTER_HOME": str(home),
         "MINIMIZATION_SENSOR_INTERVAL": "3600",  # its first tick finds parity; no later tick within this module
-        "MINIMIZATION_DAGSTER_URL": f"http://127.0.0.1:{port}",
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    log_path = root / "dagster_dev.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(bin_dir / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=default_sigint,
-        )
-    dev = DagsterDev(f"http://127.0.0.1:{port}", log_path, data_dir, process)
-    try:
-        wait_until_loaded(dev)
+    with running_dagster_dev(root, data_dir, env) as dev:
         node = dev.graphql(REPOSITORY_QUERY, {"assetKey": {"path": EVENTS}})["assetNodeOrError"]
         assert node["__typename"] == "AssetNode", node
         loaded = PartitionedDev(dev, node["repository"]["location"]["name"], node["repository"]["name"])
         stop_the_real_schedule(loaded)
         yield loaded
-    finally:
-        stop_process_group(process)
 
 
 def stop_the_real_schedule(loaded: PartitionedDev) -> None:
