@@ -172,6 +172,12 @@ class Anonymization(BaseModel):
     mode: Mode = Mode.MICROAGGREGATE
     max_suppression: float = Field(default=0.01, ge=0.0, le=1.0, description="share of rows that may be suppressed")
     l_diversity: LDiversity | None = None
+    max_risk: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1.0,
+        description="highest re-identification risk allowed after treatment (prosecutor and linkage); default 1/k",
+    )
 
     def _check_anonymization(self, columns: dict[str, ColumnPolicy]) -> None:
         if self.l_diversity is not None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
-from minimization_pipeline.anonymize import coarsen, pseudonymize, verify
+from minimization_pipeline.anonymize import coarsen, pseudonymize, risk, verify
 from minimization_pipeline.anonymize.coarsen import Coarsening
 from minimization_pipeline.anonymize.generalize import generalize
 from minimization_pipeline.anonymize.hierarchy import load_hierarchy
@@ -137,7 +137,7 @@ ROW_TO = "__row_to"
 ROW_NUMBER = "__rn"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Release:
     """What the search decided, in small: one row per piece of a histogram tuple.
 
@@ -152,6 +152,8 @@ class Release:
     coarsening: Coarsening | None = None
     #: the pieces with their original values and class (`microaggregate.released_pieces`), when not scored
     unscored: pd.DataFrame | None = None
+    #: the simulated linkage attack on this release (None when the histogram was coarsened: no RAW tuples)
+    linkage: risk.LinkageAttack | None = None
 
 
 def _hierarchies(plan: TablePlan) -> dict[str, dict[str, list[str]]]:
@@ -488,11 +490,24 @@ def _expected_schema(plan: TablePlan) -> Table:
     return Table(plan.target.schema, plan.target.name, columns)
 
 
-def run_checks(session: WarehouseSession, output: TableRef, plan: TablePlan) -> list[CheckOutcome]:
-    """Every check on the output; one that raises counts as failed (fail closed)."""
+def run_checks(
+    session: WarehouseSession, output: TableRef, plan: TablePlan, release: Release | None = None
+) -> list[CheckOutcome]:
+    """Every check on the output; one that raises counts as failed (fail closed). The output's classes are
+    counted once, for the k check and the risk check."""
     checks: list[CheckOutcome] = []
+    classes: list[risk.RiskReport] = []
+
+    def counted() -> risk.RiskReport:
+        if not classes:
+            classes.append(verify.measure_classes(session, output, plan))
+        return classes[0]
+
     runners = {
-        verify.K_ANONYMITY: lambda: verify.check_k_anonymity(session, output, plan),
+        verify.K_ANONYMITY: lambda: verify.check_k_anonymity(session, output, plan, counted() if plan.quasi else None),
+        verify.RE_IDENTIFICATION_RISK: lambda: verify.check_risk(
+            plan, counted() if plan.quasi else None, release.linkage if release else None
+        ),
         verify.NO_RAW_IDENTIFIERS: lambda: verify.check_no_raw_identifiers(session, output, plan),
         verify.SCHEMA_PARITY: lambda: verify.check_schema_parity(_expected_schema(plan), session.describe(output)),
         verify.PATTERN_SCAN: lambda: verify.check_patterns(session, output, plan),
@@ -505,6 +520,48 @@ def run_checks(session: WarehouseSession, output: TableRef, plan: TablePlan) -> 
         except Exception as error:  # a check that cannot run must not let the table through
             checks.append(CheckOutcome(name, False, f"check could not run: {error}"))
     return checks
+
+
+def measure_before(session: WarehouseSession, plan: TablePlan, histogram: pd.DataFrame, release: Release) -> None:
+    """Risk on RAW (before) and the linkage attack on RAW and on the release, into ``release.metrics``.
+
+    From the histogram when it holds RAW's tuples; a coarsened histogram holds coarse keys, so RAW's class
+    sizes are counted in SQL then, and the attack is left out (it needs RAW's tuples).
+    """
+    if release.coarsening is None:
+        counts = histogram[COUNT].to_numpy(np.int64)
+        before = risk.risk_from_class_sizes(counts)
+        release.metrics.update(before.as_metadata("_before"))
+        release.metrics.update(risk.linkage_on_raw(counts).as_metadata("_before"))
+        release = _with_linkage(plan, histogram, release)
+    else:
+        before = risk.measure_risk(session, plan.source, verify.class_keys(plan))
+        release.metrics.update(before.as_metadata("_before"))
+        release.metrics["linkage_attack"] = "not run: the histogram was coarsened (no RAW tuples in Python)"
+
+
+def _with_linkage(plan: TablePlan, histogram: pd.DataFrame, release: Release) -> Release:
+    """The simulated attack on the release: targets drawn from RAW's tuples, looked for among the pieces."""
+    names = [column.name for column in plan.quasi]
+    kinds = {column.name: column.qi_kind for column in plan.quasi}
+    released = {name: released_column(name) for name in names}
+    pieces = release.pieces
+    position = pd.Index(histogram[TUPLE_ID].to_numpy()).get_indexer(pieces[TUPLE_ID].to_numpy())
+    frame = pd.DataFrame(
+        {"tuple_index": position, "row_from": pieces[ROW_FROM].to_numpy(), "row_to": pieces[ROW_TO].to_numpy()}
+    )
+    for name in names:
+        frame[released[name]] = pieces[released[name]].to_numpy()
+    original = histogram[[*names, COUNT]]
+    if plan.slice is not None:  # the partition is known to the attacker (its time column is kept)
+        kinds[PARTITION] = QIKind.CATEGORICAL
+        released[PARTITION] = PARTITION
+        original = histogram[[PARTITION, *names, COUNT]]
+        frame[PARTITION] = histogram[PARTITION].to_numpy()[position]
+    attack = risk.simulate_linkage(original, frame, kinds, COUNT, released, exact=plan.mode is Mode.GENERALIZE)
+    release.linkage = attack
+    release.metrics.update(attack.as_metadata("_after"))
+    return release
 
 
 def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None = None) -> Release | None:
@@ -524,11 +581,15 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
     else:
         release = search(plan, histogram, sensitive, coarsening)
     upload_release(session, plan, release)
+    risk_started = time.perf_counter()
+    measure_before(session, plan, histogram, release)
+    risk_seconds = time.perf_counter() - risk_started
     release.metrics.update(
+        risk_seconds=round(risk_seconds, 3),
         distinct_tuples=len(histogram),
         split_tuples=_split_tuples(release.pieces[TUPLE_ID]).size,
         histogram_seconds=round(histogram_seconds, 3),
-        search_seconds=round(time.perf_counter() - started - histogram_seconds, 3),
+        search_seconds=round(time.perf_counter() - started - histogram_seconds - risk_seconds, 3),
     )
     if coarsening is not None:
         release.metrics.update(
@@ -556,6 +617,7 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
             session.ensure_schema(staging.database, staging.schema)
         session.drop(staging)
         metrics: dict[str, object] = {}
+        release = None
         try:
             if plan.treatment is Treatment.PASS_THROUGH and plan.pass_through_as is PassThroughAs.CLONE:
                 session.clone_table(plan.source, staging)  # every column listed keep (checked by the plan)
@@ -570,7 +632,7 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
                 session.execute(exp.Create(this=staging.expression(), kind="TABLE", expression=select))
                 metrics["ctas_seconds"] = round(time.perf_counter() - ctas_started, 3)
             checks_started = time.perf_counter()
-            checks = run_checks(session, staging, plan)
+            checks = run_checks(session, staging, plan, release)
             metrics["checks_seconds"] = round(time.perf_counter() - checks_started, 3)
             rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
         except BaseException:

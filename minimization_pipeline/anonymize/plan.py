@@ -81,6 +81,12 @@ class TablePlan:
     pass_through_as: PassThroughAs = PassThroughAs.VIEW
     #: append-only, time-partitioned: published one slice of partitions at a time (see `engine.publish`)
     partition: Partitioning | None = None
+    #: highest re-identification risk the release may carry (None: 1 / k)
+    max_risk: float | None = None
+
+    @property
+    def risk_limit(self) -> float:
+        return self.max_risk if self.max_risk is not None else 1.0 / self.k
 
     def sliced(self, start: dt.datetime, end: dt.datetime) -> TablePlan:
         """This plan restricted to the partitions in [start, end): RAW rows read, and RAW_SAFE rows replaced."""
@@ -222,6 +228,7 @@ def plan_table(
         settings.l_diversity,
         pass_through_as,
         table_policy.partition if table_policy is not None and treatment is Treatment.TREAT else None,
+        settings.max_risk,
     )
 
 
@@ -247,4 +254,5 @@ def plan_public(
         table_policy.mode,
         table_policy.max_suppression,
         table_policy.l_diversity,
+        max_risk=table_policy.max_risk,
     )

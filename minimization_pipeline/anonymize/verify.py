@@ -14,6 +14,7 @@ from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
+from minimization_pipeline.anonymize.risk import LinkageAttack, RiskReport, measure_risk
 from minimization_pipeline.catalog import Table
 from minimization_pipeline.policy import Method, Pattern
 from minimization_pipeline.warehouse.base import TableRef, WarehouseSession
@@ -24,9 +25,12 @@ NO_RAW_IDENTIFIERS = "no_raw_identifiers"
 SCHEMA_PARITY = "schema_parity"
 PATTERN_SCAN = "pattern_scan"
 L_DIVERSITY = "l_diversity"
-CHECK_NAMES = (K_ANONYMITY, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN)
+RE_IDENTIFICATION_RISK = "re_identification_risk"
+CHECK_NAMES = (K_ANONYMITY, RE_IDENTIFICATION_RISK, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN)
 CHECK_DESCRIPTIONS = {
     K_ANONYMITY: "Every combination of quasi-identifier values is shared by at least k rows.",
+    RE_IDENTIFICATION_RISK: "Highest prosecutor risk and a simulated linkage attack's success are at most the "
+    "policy's max_risk (default 1/k).",
     NO_RAW_IDENTIFIERS: "No RAW value of a direct-identifier column appears in that column's output.",
     SCHEMA_PARITY: "Same columns, order and types as the source, so dbt models run unchanged.",
     L_DIVERSITY: "Every class holds at least l distinct values of the sensitive attribute.",
@@ -62,31 +66,69 @@ def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def check_k_anonymity(session: WarehouseSession, table: TableRef, plan: TablePlan) -> CheckOutcome:
-    """min(class size) over the quasi-identifiers, counted on the output itself.
+def class_keys(plan: TablePlan) -> list[exp.Expression]:
+    """What a class is: the quasi-identifiers, and for a slice of a partitioned table its partition too
+    (each partition must be k-anonymous on its own, so that replacing any one later cannot leave another's
+    classes under k)."""
+    keys: list[exp.Expression] = [_col(column.name) for column in plan.quasi]
+    if plan.slice is not None:
+        keys.insert(0, plan.slice.bucket())
+    return keys
 
-    For a slice of a partitioned table the classes are counted per partition: each partition must be
-    k-anonymous on its own, so that replacing any one later cannot leave another's classes under k.
-    """
+
+def measure_classes(session: WarehouseSession, table: TableRef, plan: TablePlan) -> RiskReport:
+    """The output's classes, counted in the warehouse (their size histogram: a few rows)."""
+    return measure_risk(session, table, class_keys(plan))
+
+
+def check_k_anonymity(
+    session: WarehouseSession, table: TableRef, plan: TablePlan, classes: RiskReport | None = None
+) -> CheckOutcome:
+    """min(class size) over the quasi-identifiers (per partition for a slice), counted on the output itself;
+    ``classes``: that count when the caller already made it."""
     if not plan.quasi:
         return CheckOutcome(K_ANONYMITY, True, "no quasi-identifiers", {"k_required": plan.k})
-    qis = [_col(column.name) for column in plan.quasi]
-    if plan.slice is not None:
-        qis.insert(0, plan.slice.bucket())
-    classes = exp.select(exp.Count(this=exp.Star()).as_("size")).from_(table.expression()).group_by(*qis)
-    query = exp.select("MIN(size) AS k_achieved", "COUNT(*) AS classes", "COALESCE(SUM(size), 0) AS rows_").from_(
-        classes.subquery("c")
-    )
-    k_achieved, classes_count, rows = session.fetch_all(query)[0]
-    k_achieved = int(k_achieved or 0)
-    passed = rows == 0 or k_achieved >= plan.k
+    if classes is None:
+        classes = measure_classes(session, table, plan)
+    k_achieved = classes.smallest_class
+    passed = classes.records == 0 or k_achieved >= plan.k
     return CheckOutcome(
         K_ANONYMITY,
         passed,
         f"smallest class {k_achieved} {'>=' if passed else '<'} k={plan.k} over {len(plan.quasi)} quasi-identifiers"
         + (" in every partition" if plan.slice is not None else ""),
-        {"k_required": plan.k, "k_achieved": k_achieved, "classes": int(classes_count), "rows": int(rows)},
+        {"k_required": plan.k, "k_achieved": k_achieved, "classes": classes.classes, "rows": classes.records},
     )
+
+
+def check_risk(plan: TablePlan, classes: RiskReport | None, linkage: LinkageAttack | None) -> CheckOutcome:
+    """The auditor's bound: nobody's chance of being singled out exceeds ``plan.risk_limit``, neither by the
+    prosecutor model (1 / their class's size) nor by the simulated linkage attack."""
+    limit = plan.risk_limit
+    if not plan.quasi or classes is None:
+        return CheckOutcome(RE_IDENTIFICATION_RISK, True, "no quasi-identifiers", {"max_risk": limit})
+    highest = classes.highest_prosecutor_risk
+    metadata: dict[str, object] = {"max_risk": round(limit, 6), **classes.as_metadata("_after")}
+    problems = []
+    if classes.records and highest > limit + TOLERANCE:
+        problems.append(f"highest prosecutor risk {highest:.4g} > {limit:.4g}")
+    summary = f"highest prosecutor risk {highest:.4g}"
+    if linkage is not None:
+        metadata |= linkage.as_metadata("_after")
+        summary += f", linkage attack {linkage.success:.4g} over {linkage.attempts:,} targets"
+        if linkage.success > limit + TOLERANCE:
+            problems.append(f"linkage attack success {linkage.success:.4g} > {limit:.4g}")
+    passed = not problems
+    return CheckOutcome(
+        RE_IDENTIFICATION_RISK,
+        passed,
+        (summary + f" <= max_risk {limit:.4g}") if passed else "; ".join(problems),
+        metadata,
+    )
+
+
+#: risks are rounded to 6 places; a 1/k risk must not fail its own 1/k limit by rounding
+TOLERANCE = 1e-6
 
 
 def _fake_leaks(session: WarehouseSession, output: TableRef, plan: TablePlan, column: ColumnPlan) -> int:

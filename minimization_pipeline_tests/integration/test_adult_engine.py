@@ -102,20 +102,41 @@ def test_generalize_on_adult_finds_arx_optimum_end_to_end(
 
 
 def test_risk_on_adult_before_and_after_k10(tmp_path: Path, adult_dir: Path) -> None:
-    """Issue 7's first figures: RAW Adult over the 8 QIs has prosecutor risk 1 and about half its records
-    unique; after k=10, none unique and the highest risk at most 1/10."""
+    """Issue 7's acceptance figures: RAW Adult over the 8 QIs has prosecutor risk 1 and about half its records
+    unique; after k=10, none unique, the highest risk at most 1/10 and the linkage attack's success at most
+    10 %. The engine's figures (from its histogram and release) agree with SQL counts on both tables."""
     from minimization_pipeline.anonymize.risk import measure_risk
+    from minimization_pipeline.anonymize.verify import RE_IDENTIFICATION_RISK
     from minimization_pipeline.warehouse.base import TableRef
     from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
 
     data_dir, policy = adult_k10(tmp_path, adult_dir)
-    assert Pipeline(data_dir, policy).publish_raw_safe("census", "adult").published
+    result = Pipeline(data_dir, policy).publish_raw_safe("census", "adult")
+    assert result.published
     with DuckDBWarehouse(data_dir).session(read=["raw", "raw_safe"]) as session:
         before = measure_risk(session, TableRef("raw", "census", "adult"), QIS)
         after = measure_risk(session, TableRef("raw_safe", "census", "adult"), QIS)
-    print(f"\nAdult risk before: {before}\nAdult risk after k=10: {after}")
+    m = result.metrics
+    print(
+        f"\nAdult, 8 QIs, {before.records:,} records: before {before}\nafter k=10: {after}\n"
+        f"linkage attack ({m['linkage_attempts_after']} targets, seed {m['linkage_seed_after']}): "
+        f"before {m['linkage_success_before']:.4f} (unique {m['linkage_unique_success_before']:.4f}), "
+        f"after {m['linkage_success_after']:.4f} (unique {m['linkage_unique_success_after']:.4f})"
+    )
     assert before.records == after.records == 30_162
     assert before.highest_prosecutor_risk == 1.0
     assert 0.45 <= before.unique_records_share <= 0.55
     assert after.unique_records_share == 0.0
     assert after.highest_prosecutor_risk <= 0.1
+    # the engine's own figures are the SQL's
+    assert m["prosecutor_risk_highest_before"] == before.highest_prosecutor_risk
+    assert m["unique_records_before"] == before.unique_records_share
+    risk_check = next(check for check in result.checks if check.name == RE_IDENTIFICATION_RISK)
+    assert risk_check.passed, risk_check.summary
+    assert risk_check.metadata["prosecutor_risk_highest_after"] == after.highest_prosecutor_risk
+    assert risk_check.metadata["unique_records_after"] == 0.0
+    # the attack: on RAW about as often right as records are unique; on the release at most 1 in 10
+    assert m["linkage_attempts_after"] == 1_000
+    assert 0.40 <= m["linkage_unique_success_before"] <= 0.55
+    assert m["linkage_unique_success_after"] == 0.0
+    assert 0.0 < m["linkage_success_after"] <= 0.1
