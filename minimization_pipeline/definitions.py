@@ -31,7 +31,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     # dbt's profile finds the warehouse files through this variable; keep it equal to ours.
     os.environ["MINIMIZATION_DATA_DIR"] = str(settings.data_dir)
     from minimization_pipeline.defs.dbt import build_dbt_assets
-    from minimization_pipeline.defs.public import public_asset
+    from minimization_pipeline.defs.public import linked_public_assets, public_asset
 
     with load_time_pipeline(settings) as pipeline:
         policy = pipeline.policy()
@@ -63,13 +63,17 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_dbt_assets(grains(partitioned).get("hour")),
             *(
                 public_asset(
-                    model,
+                    group[0],
                     settings.dbt_models_database,
-                    bool(policy.public.tables[model].l_diversity),
+                    bool(policy.public.tables[group[0]].l_diversity),
                     settings.dbt_schema,
                     settings.warehouse,
                 )
-                for model in sorted(policy.public.tables)
+                if len(group) == 1
+                else linked_public_assets(
+                    group, policy.public, settings.dbt_models_database, settings.dbt_schema, settings.warehouse
+                )
+                for group in policy.public.linked_groups()
             ),
         ],
         asset_checks=[

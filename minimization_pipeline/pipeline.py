@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from minimization_pipeline.anonymize.engine import TableResult, publish
+from minimization_pipeline.anonymize.engine import TableResult, commit_held, discard_held, publish
+from minimization_pipeline.anonymize.joins import JoinSide, check_join_path
 from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
+from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.policy import (
     Policy,
@@ -62,6 +64,19 @@ class TableReview:
     plan: TablePlan | None
     proposals: dict[str, Classification]
     problem: str | None
+
+
+@dataclass(frozen=True)
+class PublicRelease:
+    """PUBLIC tables published together: each table's result and the join paths' linkage checks (each
+    path's outcome is reported on both of its tables). All are published, or none."""
+
+    results: dict[str, TableResult]
+    linkage: dict[str, list[CheckOutcome]]
+
+    @property
+    def published(self) -> bool:
+        return all(result.published for result in self.results.values())
 
 
 @dataclass(frozen=True)
@@ -291,3 +306,48 @@ class Pipeline:
     def publish_public(self, model: str, models_database: str, models_schema: str = "main") -> TableResult:
         plan = self.plan_public(model, models_database, models_schema)
         return publish(self.warehouse(), plan, self.secret())
+
+    def publish_public_group(
+        self, models: tuple[str, ...], models_database: str, models_schema: str = "main"
+    ) -> PublicRelease:
+        """Publish PUBLIC tables joined by paths all or none: each is built and verified in staging, then
+        every path's k is counted over the staged tables' join, and only when every check of every table
+        passes are they swapped in. Anything failing leaves what was published before untouched."""
+        policy = self.policy()
+        paths = policy.public.paths_within(models)
+        warehouse = self.warehouse()
+        results: dict[str, TableResult] = {}
+        linkage: dict[str, list[CheckOutcome]] = {model: [] for model in models}
+        try:
+            for model in models:
+                plan = self.plan_public(model, models_database, models_schema)
+                results[model] = publish(warehouse, plan, self.secret(), hold=True)
+            staged = {model: result.held for model, result in results.items()}
+            if paths and all(ref is not None for ref in staged.values()):
+                databases = sorted({ref.database for ref in staged.values() if ref is not None})
+                with warehouse.session(read=databases, purpose="linkage:public") as session:
+                    for path in paths:
+                        sides = [
+                            JoinSide(
+                                name,
+                                staged[name],  # type: ignore[arg-type]
+                                key,
+                                tuple(c.name for c in results[name].plan.quasi),
+                            )
+                            for name, key in zip((path.left, path.right), path.keys, strict=True)
+                        ]
+                        outcome = check_join_path(session, path, *sides, max(r.plan.k for r in results.values()))
+                        linkage[path.left].append(outcome)
+                        linkage[path.right].append(outcome)
+            elif paths:
+                reason = "not run: a table of the path failed its own checks"
+                for path in paths:
+                    outcome = CheckOutcome("join_linkage", False, f"{path.describe()}: {reason}", {})
+                    linkage[path.left].append(outcome)
+                    linkage[path.right].append(outcome)
+            every_check = [c for r in results.values() for c in r.checks] + [c for o in linkage.values() for c in o]
+            if all(check.passed for check in every_check):
+                results = {model: commit_held(warehouse, result) for model, result in results.items()}
+        finally:
+            results = {model: discard_held(warehouse, result) for model, result in results.items()}
+        return PublicRelease(results, linkage)

@@ -325,11 +325,79 @@ class PublicTablePolicy(Anonymization):
         return self
 
 
+class JoinPath(BaseModel):
+    """Two PUBLIC tables a reader can join (``customers ⋈ orders on user_id``): k must hold over both sides'
+    quasi-identifiers together, on the joined rows, or neither table is published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    left: str
+    right: str
+    on: str | None = Field(default=None, description="the key column, when both tables name it the same")
+    left_on: str | None = None
+    right_on: str | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> JoinPath:
+        if self.left == self.right:
+            raise ValueError(f"a join path joins two tables, not {self.left} with itself")
+        if (self.on is None) == (self.left_on is None and self.right_on is None):
+            raise ValueError("give the key as `on` (same name on both sides) or as `left_on` and `right_on`")
+        if self.on is None and (self.left_on is None or self.right_on is None):
+            raise ValueError("`left_on` and `right_on` go together")
+        return self
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        if self.on is not None:
+            return self.on, self.on
+        assert self.left_on is not None and self.right_on is not None
+        return self.left_on, self.right_on
+
+    def describe(self) -> str:
+        left_key, right_key = self.keys
+        on = left_key if left_key == right_key else f"{self.left}.{left_key} = {self.right}.{right_key}"
+        return f"{self.left} ⋈ {self.right} on {on}"
+
+
 class PublicPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     k: int = Field(default=20, ge=2)
     tables: dict[str, PublicTablePolicy] = Field(default_factory=dict)
+    join_paths: tuple[JoinPath, ...] = ()
+
+    @model_validator(mode="after")
+    def _paths_join_listed_keys(self) -> PublicPolicy:
+        """A path names two PUBLIC tables and a key each lists as `keep` or `hash` (a keyed hash is the same
+        in both tables, so the join works; any other treatment would break it or release it)."""
+        for index, path in enumerate(self.join_paths):
+            for table, key in zip((path.left, path.right), path.keys, strict=True):
+                where = f"join_paths[{index}] ({path.describe()})"
+                if table not in self.tables:
+                    raise ValueError(f"{where}: {table} is not listed under public.tables")
+                column = self.tables[table].columns.get(key)
+                if column is None:
+                    raise ValueError(f"{where}: {table} does not list the key column {key!r}")
+                if not (column.role is Role.KEEP or column.method is Method.HASH):
+                    raise ValueError(
+                        f"{where}: {table}.{key} must be `keep` or `hash` to join, not "
+                        f"{column.method.value if column.method else column.role.value}"
+                    )
+        return self
+
+    def linked_groups(self) -> list[tuple[str, ...]]:
+        """The PUBLIC tables in groups that must be published together: tables joined by a path, directly
+        or through others, are one group; every other table is a group of its own."""
+        group_of = {name: {name} for name in self.tables}
+        for path in self.join_paths:
+            merged = group_of[path.left] | group_of[path.right]
+            for name in merged:
+                group_of[name] = merged
+        return sorted({tuple(sorted(group)) for group in group_of.values()})
+
+    def paths_within(self, group: tuple[str, ...]) -> list[JoinPath]:
+        return [path for path in self.join_paths if path.left in group and path.right in group]
 
 
 # ------------------------------------------------------------------------------------------- roles

@@ -51,6 +51,8 @@ class TableResult:
     k_achieved: int | None = None
     classes: int | None = None
     metrics: dict[str, object] = field(default_factory=dict)
+    #: verified but not swapped in yet (`publish(hold=True)`): where it waits for `commit_held`
+    held: TableRef | None = None
 
     @property
     def failed_checks(self) -> list[CheckOutcome]:
@@ -601,12 +603,18 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
     return release
 
 
-def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: int | None = None) -> TableResult:
+def publish(
+    warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: int | None = None, hold: bool = False
+) -> TableResult:
     """Build `plan.target` from `plan.source`: staging, verify, then swap (or drop and report).
 
     `tuple_budget`: most distinct QI tuples the search gets before keys are coarsened (default
-    `coarsen.TUPLE_BUDGET`).
+    `coarsen.TUPLE_BUDGET`). `hold`: a verified table stays in staging (``result.held``) until
+    `commit_held` swaps it in or `discard_held` drops it, so several tables can be checked together
+    (PUBLIC tables joined by a path) and published all or none.
     """
+    if hold and (plan.slice is not None or plan.treatment is Treatment.PASS_THROUGH):
+        raise ValueError(f"{plan.target}: only a whole treated table can be held before it is published")
     started = time.perf_counter()
     with warehouse.session(
         read=[plan.source.database], write=[plan.target.database], secret=secret, purpose=f"publish:{plan.target}"
@@ -642,6 +650,8 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
         published = all(check.passed for check in checks)
         if not published:
             session.drop(staging)
+        elif hold:
+            pass  # verified; waits in staging for commit_held or discard_held
         elif plan.treatment is Treatment.PASS_THROUGH and plan.pass_through_as is PassThroughAs.VIEW:
             session.drop(staging)
             session.create_view(plan.target, build_select(session, plan))
@@ -657,7 +667,8 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
     k_check = next(check for check in checks if check.name == verify.K_ANONYMITY)
     return TableResult(
         plan=plan,
-        published=published,
+        published=published and not hold,
+        held=staging if published and hold else None,
         rows=rows,
         checks=checks,
         seconds=time.perf_counter() - started,
@@ -665,3 +676,20 @@ def publish(warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: in
         classes=k_check.metadata.get("classes") if plan.quasi else None,
         metrics=metrics,
     )
+
+
+def commit_held(warehouse: Warehouse, result: TableResult) -> TableResult:
+    """Swap a held, verified table in (atomic per table); the result then says published."""
+    if result.held is None:
+        raise ValueError(f"{result.plan.target}: nothing held to publish")
+    with warehouse.session(write=[result.plan.target.database], purpose=f"publish:{result.plan.target}") as session:
+        session.swap_in(result.held, result.plan.target)
+    return dataclasses.replace(result, published=True, held=None)
+
+
+def discard_held(warehouse: Warehouse, result: TableResult) -> TableResult:
+    """Drop a held table: what was published before stays as it was."""
+    if result.held is not None:
+        with warehouse.session(write=[result.held.database], purpose=f"discard:{result.plan.target}") as session:
+            session.drop(result.held)
+    return dataclasses.replace(result, held=None)

@@ -48,26 +48,33 @@ def treatment_table(plan: TablePlan) -> str:
     return "\n".join(lines)
 
 
-def events(key: dg.AssetKey, result: TableResult) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-    """Check results first; a materialization only when the table was verified and swapped in."""
-    for check in result.checks:
-        yield dg.AssetCheckResult(
-            asset_key=key,
-            check_name=check.name,
-            passed=check.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=check.summary,
-            metadata={name: _metadata_value(value) for name, value in check.metadata.items()},
-        )
+def events(
+    key: dg.AssetKey, result: TableResult, checks: bool = True, materialize: bool = True
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Check results first; a materialization only when the table was verified and swapped in (else a
+    `dg.Failure`). ``checks``/``materialize``: only one part, for tables published together."""
+    if checks:
+        for check in result.checks:
+            yield dg.AssetCheckResult(
+                asset_key=key,
+                check_name=check.name,
+                passed=check.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=check.summary,
+                metadata={name: _metadata_value(value) for name, value in check.metadata.items()},
+            )
+    if not materialize:
+        return
     if not result.published:
         raise not_published(result)
     yield dg.MaterializeResult(asset_key=key, metadata=materialization_metadata(result))
 
 
-def not_published(result: TableResult) -> dg.Failure:
+def not_published(result: TableResult, description: str | None = None) -> dg.Failure:
     failed = ", ".join(f"{check.name}: {check.summary}" for check in result.failed_checks)
     return dg.Failure(
-        description=f"{result.plan.target} was not replaced: checks failed on the staging table ({failed}). "
+        description=description
+        or f"{result.plan.target} was not replaced: checks failed on the staging table ({failed}). "
         "The previously published table is unchanged and downstream assets do not run.",
         metadata={"failed_checks": [check.name for check in result.failed_checks]},
     )
