@@ -15,6 +15,10 @@ Why it is built this way:
   two thirds of the Stripe customers are app users under the same email and name.
 * The file is written under a temporary name and renamed over `raw.duckdb` at the end, so a failed
   or interrupted run never leaves a half-written demo in place of a good one.
+* Progress (stderr, one line per table plus one every ~2 s, see `minimization_pipeline.progress`): a table is
+  one or a few long set-based statements, not chunks, so the builders return their SQL and `_build_table`
+  runs it while a watcher turns DuckDB's estimate of the running statement's progress into rows done. The
+  SQL itself is untouched by this, so the output does not depend on whether progress is shown.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ import pandas as pd
 from faker import Faker
 from faker.providers.address.en_US import Provider as AddressProvider
 from faker.providers.person.en_US import Provider as PersonProvider
+
+from minimization_pipeline.progress import Progress, progress_enabled
 
 RAW_FILE = "raw.duckdb"
 RAW_ALIAS = "raw"
@@ -63,6 +69,8 @@ PLANS: tuple[tuple[str, str, str, float, float], ...] = (
     ("pro", "79.00", "Advanced analytics, alerts and priority support for growing teams.", 0.09, 0.95),
     ("enterprise", "399.00", "Single sign-on, audit logs and a dedicated success manager.", 0.03, 0.95),
 )
+#: Expected Stripe customers per user: the Stripe-only people plus each plan's share times its customer chance.
+CUSTOMERS_PER_USER = OTHER_CUSTOMERS_PER_USER + sum(share * chance for *_, share, chance in PLANS)
 
 #: Email domains weighted by rough US popularity: Faker's en_US `free_email_domains` (gmail, yahoo,
 #: hotmail) plus the other big providers, so domains are not a near-unique quasi-identifier.
@@ -185,8 +193,18 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
 # --------------------------------------------------------------------------------------------------
 
 
-def generate_demo(data_dir: pathlib.Path, users: int = 5_000, seed: int = 7) -> dict[str, int]:
-    """(Re)create <data_dir>/raw.duckdb with the demo sources; returns {"app.users": n, ...} row counts."""
+#: Makes one progress reporter per table: ``progress(label, total, approximate=...)``.
+ProgressFactory = Callable[..., Progress]
+
+
+def generate_demo(
+    data_dir: pathlib.Path, users: int = 5_000, seed: int = 7, progress: ProgressFactory | None = Progress
+) -> dict[str, int]:
+    """(Re)create <data_dir>/raw.duckdb with the demo sources; returns {"app.users": n, ...} row counts.
+
+    Progress lines go to stderr by default (``MINIMIZATION_PROGRESS=0`` silences them); ``progress=None``
+    generates silently, a ``functools.partial(Progress, stream=...)`` sends them elsewhere.
+    """
     users, seed = int(users), int(seed)
     if users < 1:
         raise ValueError("users must be at least 1")
@@ -196,7 +214,7 @@ def generate_demo(data_dir: pathlib.Path, users: int = 5_000, seed: int = 7) -> 
     scratch = data_dir / f".{RAW_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     _remove_database_files(scratch)
     try:
-        counts = _generate_into(scratch, users, seed)
+        counts = _generate_into(scratch, users, seed, progress)
         _remove_database_files(target, keep_main=True)  # a stale WAL must never replay onto the new file
         os.replace(scratch, target)
     finally:
@@ -209,31 +227,77 @@ def generate_demo(data_dir: pathlib.Path, users: int = 5_000, seed: int = 7) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def _generate_into(path: pathlib.Path, users: int, seed: int) -> dict[str, int]:
+def _generate_into(path: pathlib.Path, users: int, seed: int, progress: ProgressFactory | None) -> dict[str, int]:
     """Build all tables in `path`; the connection is closed before returning so the file can move."""
+    if not progress_enabled():
+        progress = None
     con = duckdb.connect(":memory:")
     try:
-        con.execute("SET enable_progress_bar = false")
+        # DuckDB only tracks a statement's progress with its bar on; the bar itself is never drawn
+        con.execute(f"SET enable_progress_bar = {'true' if progress else 'false'}")
+        con.execute("SET enable_progress_bar_print = false")
         con.execute(f"ATTACH '{_sql_literal(str(path))}' AS {RAW_ALIAS}")
         _create_macros(con, seed)
         _load_vocabularies(con, seed)
         _create_tables(con)
-        _insert_plans(con)
-        _stage_people(con, users)
-        _stage_users(con, users)
-        _insert_users(con)
+        counts: dict[str, int] = {}
+
+        def build(table: str, expected: float, statements: Sequence[str], approximate: bool = True) -> None:
+            counts[table] = _build_table(con, progress, table, round(expected), statements, approximate)
+
+        build("app.plans", len(PLANS), [_insert_plans_sql()], approximate=False)
+        build(
+            "app.users", users, [*_people_sql(con, users), *_stage_users_sql(con, users), *_insert_users_sql()], False
+        )
         intensity = _intensity(con, users)
-        _insert_orders(con, intensity)
-        _insert_events(con, intensity)
-        _stage_customers(con, users, seed)
-        _insert_customers(con)
-        _insert_charges(con, seed)
-        counts = {table: con.execute(f"SELECT count(*) FROM {RAW_ALIAS}.{table}").fetchone()[0] for table in TABLES}
+        build("app.orders", users * ORDERS_PER_USER, _orders_sql(con, intensity))
+        build("app.events", users * EVENTS_PER_USER, _events_sql(con, intensity))
+        build(
+            "stripe.customers",
+            users * CUSTOMERS_PER_USER,
+            [*_stage_customers_sql(con, users, seed), *_insert_customers_sql()],
+        )
+        build("stripe.charges", counts["stripe.customers"] * CHARGES_PER_CUSTOMER, _charges_sql(con, seed))
         con.execute(f"CHECKPOINT {RAW_ALIAS}")  # the file is complete without its WAL
         con.execute(f"DETACH {RAW_ALIAS}")
-        return counts
+        return {table: counts[table] for table in TABLES}
     finally:
         con.close()
+
+
+def _build_table(
+    con: duckdb.DuckDBPyConnection,
+    progress: ProgressFactory | None,
+    table: str,
+    expected: int,
+    statements: Sequence[str],
+    approximate: bool,
+) -> int:
+    """Run a table's statements (its staging included) and return its row count, reporting as it goes.
+
+    Rows done while a statement runs are estimated from DuckDB's own progress of that statement:
+    (statements finished + fraction of the running one) / statements x expected rows. Between statements
+    `query_progress()` is -1, so the estimate never counts a finished statement twice. The final line
+    reports the real count.
+    """
+    if progress is None:
+        for sql in statements:
+            con.execute(sql)
+        return con.execute(f"SELECT count(*) FROM {RAW_ALIAS}.{table}").fetchone()[0]
+    finished = 0
+
+    def poll() -> float | None:
+        percent = con.query_progress()
+        return None if percent < 0 else expected * (finished + min(percent, 100.0) / 100) / len(statements)
+
+    meter = progress(table, expected, approximate=approximate)
+    with meter.watch(poll):
+        for sql in statements:
+            con.execute(sql)
+            finished += 1
+    rows = con.execute(f"SELECT count(*) FROM {RAW_ALIAS}.{table}").fetchone()[0]
+    meter.finish(rows)
+    return rows
 
 
 def _remove_database_files(path: pathlib.Path, keep_main: bool = False) -> None:
@@ -434,14 +498,15 @@ def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE {RAW_ALIAS}.{table} ({column_sql})")
 
 
-def _insert_plans(con: duckdb.DuckDBPyConnection) -> None:
-    con.executemany(
-        f"INSERT INTO {RAW_ALIAS}.app.plans VALUES (?, ?::DECIMAL(10,2), ?)",
-        [(plan, price, description) for plan, price, description, _, _ in PLANS],
+def _insert_plans_sql() -> str:
+    values = ", ".join(
+        f"('{_sql_literal(plan)}', {price}::DECIMAL(10,2), '{_sql_literal(description)}')"
+        for plan, price, description, _, _ in PLANS
     )
+    return f"INSERT INTO {RAW_ALIAS}.app.plans VALUES {values}"
 
 
-def _stage_people(con: duckdb.DuckDBPyConnection, users: int) -> None:
+def _people_sql(con: duckdb.DuckDBPyConnection, users: int) -> list[str]:
     """Everyone with a name and an email: ids 1..users are app users, the rest Stripe-only customers.
 
     The email ends in the person's id right before the '@' and the local part before it ends in a
@@ -449,7 +514,7 @@ def _stage_people(con: duckdb.DuckDBPyConnection, users: int) -> None:
     """
     people = users + round(users * OTHER_CUSTOMERS_PER_USER)
     first_slots = dict(con.execute("SELECT key, count(*) FROM v_first GROUP BY key").fetchall())
-    con.execute(f"""
+    create = f"""
         CREATE TABLE people AS
         WITH drawn AS (
             SELECT
@@ -491,7 +556,8 @@ def _stage_people(con: duckdb.DuckDBPyConnection, users: int) -> None:
                 ELSE last_name || '.' || first_name
             END) || id::VARCHAR || '@' || domain AS email
         FROM named
-    """)
+    """
+    return [create]
 
 
 def _plan_case(column: str, index: int) -> str:
@@ -509,13 +575,13 @@ def _plan_draw(column: str) -> str:
     return f"CASE {' '.join(whens)} ELSE '{PLANS[-1][0]}' END"
 
 
-def _stage_users(con: duckdb.DuckDBPyConnection, users: int) -> None:
+def _stage_users_sql(con: duckdb.DuckDBPyConnection, users: int) -> list[str]:
     """App users plus the hidden per-user traits (tenure, activity, customer flag) other tables use.
 
     Signups grow over time and ids follow signup order like an auto-increment key.
     """
     place_slots = _slot_count(con, "v_place")
-    con.execute(f"""
+    stage = f"""
         CREATE TABLE stage_users AS
         WITH drawn AS (
             SELECT
@@ -551,17 +617,19 @@ def _stage_users(con: duckdb.DuckDBPyConnection, users: int) -> None:
             _rnd(d.id, 'stripe') < {_plan_case("d.plan", 4)} AS is_customer
         FROM drawn AS d
         JOIN v_place AS pl ON pl.slot = d.place_slot
-    """)
+    """
+    return [stage]
 
 
-def _insert_users(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"""
+def _insert_users_sql() -> list[str]:
+    insert = f"""
         INSERT INTO {RAW_ALIAS}.app.users BY NAME
         SELECT id, email, first_name, last_name, phone, birth_date, gender, zip, city,
                _ts(signup_s) AS signup_at, plan
         FROM stage_users
         ORDER BY id
-    """)
+    """
+    return [insert]
 
 
 def _intensity(con: duckdb.DuckDBPyConnection, users: int) -> str:
@@ -586,14 +654,14 @@ def _sql_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(f"'{_sql_literal(value)}'" for value in values) + "]"
 
 
-def _insert_orders(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
+def _orders_sql(con: duckdb.DuckDBPyConnection, intensity: str) -> list[str]:
     """~3 orders per user between signup and the anchor; ids follow order time like a real sequence.
 
     Rows are drawn and sorted by time into a narrow staging table; its rowid then is the order id, so
     no window function has to number millions of rows.
     """
     place_slots = _slot_count(con, "v_place")
-    con.execute(f"""
+    stage = f"""
         CREATE TABLE stage_orders AS
         WITH expanded AS (
             SELECT id AS user_id, zip, signup_s, tenure_s,
@@ -618,8 +686,8 @@ def _insert_orders(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
         FROM drawn AS d
         JOIN v_place AS pl ON pl.slot = _pick(d.k, 'ship_place', {place_slots})
         ORDER BY d.ordered_s, d.user_id, d.seq
-    """)
-    con.execute(f"""
+    """
+    insert = f"""
         INSERT INTO {RAW_ALIAS}.app.orders BY NAME
         SELECT
             rowid + 1 AS id,
@@ -639,10 +707,11 @@ def _insert_orders(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
             END AS status,
             shipping_zip
         FROM stage_orders
-    """)
+    """
+    return [stage, insert]
 
 
-def _insert_events(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
+def _events_sql(con: duckdb.DuckDBPyConnection, intensity: str) -> list[str]:
     """~10 events per user; a user keeps a home IP and one browser, with some mobile and roaming use.
 
     Like orders, events are sorted by time in a narrow table whose rowid becomes the id. The wide
@@ -650,7 +719,7 @@ def _insert_events(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
     functions of the user (home, mobile) or the event (roaming), so no join is needed.
     """
     user_agents = con.execute("SELECT list(user_agent ORDER BY slot) FROM v_ua").fetchone()[0]
-    con.execute(f"""
+    stage = f"""
         CREATE TABLE stage_events AS
         WITH expanded AS (
             SELECT id AS user_id, signup_s, tenure_s,
@@ -664,8 +733,8 @@ def _insert_events(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
             signup_s + 1 + floor(_rnd(k, 'occurred_at') * (tenure_s - 2))::BIGINT AS occurred_s
         FROM expanded
         ORDER BY occurred_s, user_id, seq
-    """)
-    con.execute(f"""
+    """
+    insert = f"""
         INSERT INTO {RAW_ALIAS}.app.events BY NAME
         SELECT
             rowid + 1 AS id,
@@ -691,17 +760,18 @@ def _insert_events(con: duckdb.DuckDBPyConnection, intensity: str) -> None:
                 ELSE 'logout'
             END AS event_type
         FROM stage_events
-    """)
+    """
+    return [stage, insert]
 
 
-def _stage_customers(con: duckdb.DuckDBPyConnection, users: int, seed: int) -> None:
+def _stage_customers_sql(con: duckdb.DuckDBPyConnection, users: int, seed: int) -> list[str]:
     """Stripe customers: linked app users (same email and name) and Stripe-only people.
 
     A linked customer is created within 90 days of signup; paying plans are almost always linked.
     Customers are numbered by creation (`seq`), which feeds a bijection, so Stripe ids are unique by
     construction.
     """
-    con.execute(f"""
+    sort = f"""
         CREATE TABLE sorted_customers AS
         WITH persons AS (
             SELECT id AS person_id, email, first_name || ' ' || last_name AS name, plan, TRUE AS linked,
@@ -729,8 +799,8 @@ def _stage_customers(con: duckdb.DuckDBPyConnection, users: int, seed: int) -> N
         JOIN v_country AS c ON c.slot = _pick(p.person_id, 'country', {_slot_count(con, "v_country")})
         JOIN v_brand AS b ON b.slot = _pick(p.person_id, 'card_brand', {_slot_count(con, "v_brand")})
         ORDER BY p.created_s, p.person_id
-    """)
-    con.execute(f"""
+    """
+    stage = f"""
         CREATE TABLE stage_customers AS
         WITH numbered AS (
             SELECT rowid AS seq, _bits(person_id, 'customer_id') AS id_bits, * FROM sorted_customers
@@ -739,23 +809,25 @@ def _stage_customers(con: duckdb.DuckDBPyConnection, users: int, seed: int) -> N
             'cus_' || {_base62("id_bits", 7)} || {_base62(_scramble("seq", 7, seed, 1), 7)} AS id,
             * EXCLUDE (id_bits)
         FROM numbered
-    """)
+    """
+    return [sort, stage]
 
 
-def _insert_customers(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"""
+def _insert_customers_sql() -> list[str]:
+    insert = f"""
         INSERT INTO {RAW_ALIAS}.stripe.customers BY NAME
         SELECT id, email, name, address_line, country FROM stage_customers ORDER BY seq
-    """)
+    """
+    return [insert]
 
 
-def _insert_charges(con: duckdb.DuckDBPyConnection, seed: int) -> None:
+def _charges_sql(con: duckdb.DuckDBPyConnection, seed: int) -> list[str]:
     """~1.5 charges per customer after the customer's creation; subscriptions charge the plan price.
 
     Currency follows the customer's country; a customer mostly pays with one card.
     """
     euro = ", ".join(f"'{code}'" for code in EURO_COUNTRIES)
-    con.execute(f"""
+    stage = f"""
         CREATE TABLE stage_charges AS
         WITH expanded AS (
             SELECT id AS customer_id, seq AS customer_seq, plan, country, created_s, card_brand, card_last4,
@@ -779,8 +851,8 @@ def _insert_charges(con: duckdb.DuckDBPyConnection, seed: int) -> None:
         FROM drawn AS d
         JOIN v_brand AS b ON b.slot = _pick(d.k, 'card_brand', {_slot_count(con, "v_brand")})
         ORDER BY d.charged_s, d.customer_seq, d.n
-    """)
-    con.execute(f"""
+    """
+    insert = f"""
         INSERT INTO {RAW_ALIAS}.stripe.charges BY NAME
         WITH numbered AS (
             SELECT rowid AS charge_seq, _bits(k, 'charge_id_a') AS id_a, _bits(k, 'charge_id_b') AS id_b, *
@@ -799,7 +871,8 @@ def _insert_charges(con: duckdb.DuckDBPyConnection, seed: int) -> None:
             card_last4,
             card_brand
         FROM numbered
-    """)
+    """
+    return [stage, insert]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -812,9 +885,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=pathlib.Path, required=True)
     parser.add_argument("--users", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr (also MINIMIZATION_PROGRESS=0)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    counts = generate_demo(args.data_dir, users=args.users, seed=args.seed)
+    counts = generate_demo(args.data_dir, users=args.users, seed=args.seed, progress=None if args.quiet else Progress)
     elapsed = time.perf_counter() - started
     for table, count in counts.items():
         print(f"{table:<18} {count:>12,}")

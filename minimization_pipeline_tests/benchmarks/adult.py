@@ -17,6 +17,9 @@ Why it is built this way:
   class size verified in SQL -- which is the figure the issue's "< 0.5 s per k" target is about.
 * The data set is never copied into the repository: it is read from ``../shared/datasets/adult`` next to
   the checkout, or from ``$MINIMIZATION_DATASETS/adult``.
+* Progress goes through ``log``: a line per method and k, and while a peer runs (up to its timeout) a
+  "still running" line every 10 s from a watcher thread in the harness -- outside the peer's process, so
+  its timed library call is untouched.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from minimization_pipeline.anonymize.kanon import QIColumn, QIKind, k_anonymize, released_column
+from minimization_pipeline.progress import elapsed_log, heartbeat
 from minimization_pipeline.settings import datasets_dir
 from minimization_pipeline_tests.benchmarks import scoring
 
@@ -687,6 +690,7 @@ def run_adult_benchmark(
     data = load_adult(sample)
     qis = qi_columns()
     engines = list(engines) if engines is not None else available_engines()
+    log(f"adult: {len(data.frame):,} rows; ours ({', '.join(engines)}) at k={','.join(map(str, ks))} ...")
     rows: list[Row] = []
     for k in ks:
         for engine in engines:
@@ -713,7 +717,8 @@ def run_adult_benchmark(
         for k in peer_ks:
             for peer in peers:
                 log(f"adult k={k} peer {peer} ...")
-                result = run_peer(peer, data, k, Path(scratch), timeout)
+                with heartbeat(f"adult k={k} peer {peer}", write=log):
+                    result = run_peer(peer, data, k, Path(scratch), timeout)
                 method = f"{peer} ({PEERS.get(peer, '?')})"
                 if result.status != "ok" or result.released is None or result.suppressed is None:
                     rows.append(Row(method, k, status=result.status))
@@ -733,6 +738,7 @@ def run_adult_benchmark(
                     )
                 )
                 log(f"adult k={k} peer {peer}: {result.seconds:.1f} s")
+    log("adult: ARX reference check ...")
     extra = [section for section in [arx_reference_check(data)] if section]
     markdown = render_markdown(rows, len(data.frame), extra)
     if out is not None:
@@ -759,12 +765,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     run_from_options(options, options.out)
 
 
-def run_from_options(options: argparse.Namespace, out: Path | None) -> str:
+def run_from_options(options: argparse.Namespace, out: Path | None, log: Callable[[str], None] | None = None) -> str:
     ks = [int(k) for k in options.ks.split(",") if k]
     peers = [] if options.skip_peers else [p for p in options.peers.split(",") if p]
     peer_ks = ks if options.all_k else [k for k in PEER_KS if k in ks] or list(PEER_KS)
     _, markdown = run_adult_benchmark(
-        ks, peers, peer_ks, options.sample, out=out, timeout=options.timeout, log=lambda m: print(m, file=sys.stderr)
+        ks, peers, peer_ks, options.sample, out=out, timeout=options.timeout, log=log or elapsed_log()
     )
     print(markdown)
     return markdown

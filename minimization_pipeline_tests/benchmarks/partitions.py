@@ -10,6 +10,9 @@ full rebuild of the table, measured in the same process.
   engine alone for that hour.
 * **Full rebuild**: the whole table published unpartitioned (the policy without ``partition``), which is
   what every hourly run would cost without partitions. The ratio is full rebuild over hourly run.
+
+Progress: a line per step, and a "still running" line every 10 s during the long ones from a watcher thread
+that sleeps in between (its cost to the timed steps is a wake-up every 10 s).
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from minimization_pipeline.progress import elapsed_log, heartbeat
 from minimization_pipeline_tests.benchmarks import scale
 from minimization_pipeline_tests.policies import whole_tables_policy
 
@@ -87,9 +90,10 @@ def measure(users: int = DEFAULT_USERS, log: Callable[[str], None] = print) -> P
         }
         log(f"partitions: backfill of {BACKFILL_DAYS} days of hourly partitions ({figures.events:,} events) ...")
         with dg.DagsterInstance.ephemeral() as instance:
-            started = time.perf_counter()
-            result = job.execute_in_process(instance=instance, asset_selection=[key], tags=tags)
-            figures.backfill_run_s = time.perf_counter() - started
+            with heartbeat("partitions: backfill run", write=log):
+                started = time.perf_counter()
+                result = job.execute_in_process(instance=instance, asset_selection=[key], tags=tags)
+                figures.backfill_run_s = time.perf_counter() - started
             if not result.success:
                 figures.status = "backfill run failed"
                 return figures
@@ -108,9 +112,11 @@ def measure(users: int = DEFAULT_USERS, log: Callable[[str], None] = print) -> P
                 figures.status = "hourly run failed"
                 return figures
 
-        started = time.perf_counter()
-        pipeline.publish_raw_safe("app", "events", (start, end))
-        figures.backfill_engine_s = time.perf_counter() - started
+        log("partitions: the same backfill and hourly slice, engine alone ...")
+        with heartbeat("partitions: engine backfill", write=log):
+            started = time.perf_counter()
+            pipeline.publish_raw_safe("app", "events", (start, end))
+            figures.backfill_engine_s = time.perf_counter() - started
         started = time.perf_counter()
         figures.hourly_rows = pipeline.publish_raw_safe("app", "events", (end - dt.timedelta(hours=1), end)).rows
         figures.hourly_engine_s = time.perf_counter() - started
@@ -119,9 +125,10 @@ def measure(users: int = DEFAULT_USERS, log: Callable[[str], None] = print) -> P
         whole = Pipeline(work, whole_tables_policy(work / "whole.yaml"))
         whole_dir_safe = work / "raw_safe.duckdb"
         whole_dir_safe.unlink(missing_ok=True)
-        started = time.perf_counter()
-        full = whole.publish_raw_safe("app", "events")
-        figures.full_engine_s = time.perf_counter() - started
+        with heartbeat("partitions: full rebuild", write=log):
+            started = time.perf_counter()
+            full = whole.publish_raw_safe("app", "events")
+            figures.full_engine_s = time.perf_counter() - started
         figures.full_rows = full.rows
         if not full.published:
             figures.status = "full rebuild not published"
@@ -158,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     options = parser.parse_args(argv)
-    figures = measure(options.users, log=lambda m: print(m, file=sys.stderr))
+    figures = measure(options.users, log=elapsed_log())
     markdown = render_markdown(figures)
     out = REPO_ROOT / "bench_results" / "partitions.md"
     out.parent.mkdir(exist_ok=True)

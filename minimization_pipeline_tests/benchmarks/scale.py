@@ -12,6 +12,9 @@ Why it is built this way:
   city quasi-identifiers; k=5): policy validation, histogram, search, CTAS, checks and swap.
 * The ratio of seconds per row at the largest size over the smallest shows whether the engine scales
   linearly (1.0) or worse.
+* Progress: the generator subprocess prints its own rows done and rate per table to stderr (only its stdout
+  is discarded); while a publish runs, a watcher thread here logs a "still running" line every 10 s. Both
+  stay out of the timed call, which runs in the child and is timed there.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from minimization_pipeline.progress import elapsed_log, heartbeat
 from minimization_pipeline_tests.benchmarks.peers._common import peak_rss_mb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -116,9 +120,10 @@ def measure(users: int, scratch: Path | None = None, log: Callable[[str], None] 
     command = [sys.executable, "-m", "minimization_pipeline_tests.benchmarks.scale", "--child", str(data_dir)]
     log(f"scale: publishing RAW_SAFE app.users for {users:,} users ...")
     try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=RUN_TIMEOUT_S, check=False
-        )
+        with heartbeat(f"scale: publish at {users:,} users", write=log):
+            done = subprocess.run(
+                command, capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=RUN_TIMEOUT_S, check=False
+            )
     except subprocess.TimeoutExpired:
         run.status = f"timeout after {RUN_TIMEOUT_S} s"
         return run
@@ -218,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if options.child:
         _child(options.child, options.policy)
         return
-    _, markdown = run_scale_benchmark(parse_users(options.users), options.out, log=lambda m: print(m, file=sys.stderr))
+    _, markdown = run_scale_benchmark(parse_users(options.users), options.out, log=elapsed_log())
     print(markdown)
 
 

@@ -6,6 +6,8 @@ generator's column names or types fails a test instead of silently changing the 
 
 from __future__ import annotations
 
+import functools
+import io
 import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +16,7 @@ import duckdb
 import pytest
 
 from minimization_pipeline.demo.generate import generate_demo, main
+from minimization_pipeline.progress import ENV, Progress
 
 USERS = 2_000
 SEED = 7
@@ -335,3 +338,43 @@ def test_cli_prints_counts_and_seconds(tmp_path: pathlib.Path, capsys: pytest.Ca
     assert "app.users" in output and "150" in output
     assert "stripe.charges" in output
     assert output.rstrip().endswith(" s")
+
+
+def test_cli_quiet_prints_no_progress(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    main(["--data-dir", str(tmp_path / "shown"), "--users", "150"])
+    assert "app.users: 150 rows in " in capsys.readouterr().err
+    main(["--data-dir", str(tmp_path / "quiet"), "--users", "150", "--quiet"])
+    assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------------------------------ progress
+
+
+def test_progress_reports_every_table_and_changes_nothing(
+    tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One final line per table with its real count; the data are the same with progress on or off."""
+    monkeypatch.delenv(ENV, raising=False)
+    stream = io.StringIO()
+    shown = generate_demo(
+        tmp_path / "shown", users=USERS, seed=SEED, progress=functools.partial(Progress, stream=stream)
+    )
+    quiet = generate_demo(tmp_path / "quiet", users=USERS, seed=SEED, progress=None)
+    assert shown == quiet
+    assert fingerprints(tmp_path / "shown") == fingerprints(tmp_path / "quiet")
+    finals = [line for line in stream.getvalue().splitlines() if " rows in " in line]
+    assert [line.split(":")[0] for line in finals] == ["app.plans", *[t for t in EXPECTED_COLUMNS if t != "app.plans"]]
+    for line in finals:
+        table = line.split(":")[0]
+        assert line.startswith(f"{table}: {shown[table]:,} rows in ") and line.endswith(" rows/s)")
+    assert capsys.readouterr().err == ""  # progress=None and a given stream leave stderr alone
+
+
+def test_progress_is_off_when_the_environment_says_so(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "0")
+    stream = io.StringIO()
+    generate_demo(tmp_path, users=100, seed=SEED, progress=functools.partial(Progress, stream=stream))
+    assert stream.getvalue() == ""
