@@ -20,6 +20,7 @@ from minimization_pipeline.defs.partitions import grain_of, grains, partitions_d
 from minimization_pipeline.defs.raw import raw_specs
 from minimization_pipeline.defs.raw_safe import ABSENT, DROPPED, PRESENT, matches_raw_schema_check, raw_safe_assets
 from minimization_pipeline.defs.replicate import replicate_new_raw_tables
+from minimization_pipeline.defs.report import privacy_report_asset
 from minimization_pipeline.defs.resources import load_time_pipeline, minimization_resource
 from minimization_pipeline.defs.retention import retention_asset
 from minimization_pipeline.defs.sensors import build_raw_schema_sensor
@@ -55,26 +56,29 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     automation = build_automation(grains(partitioned))
     job_of_grain = {"hour": HOURLY_JOB, "day": DAILY_JOB}
     rebuilds = {table: (job_of_grain[grain_of(d)], d) for table, d in partitioned.items() if table in replicated}
+    public_assets = [
+        public_asset(
+            group[0],
+            settings.dbt_models_database,
+            bool(policy.public.tables[group[0]].l_diversity),
+            settings.dbt_schema,
+            settings.warehouse,
+        )
+        if len(group) == 1
+        else linked_public_assets(
+            group, policy.public, settings.dbt_models_database, settings.dbt_schema, settings.warehouse
+        )
+        for group in policy.public.linked_groups()
+    ]
+    reported = [a.key for a in safe_assets] + [key for a in public_assets for key in a.keys]
     return dg.Definitions(
         assets=[
             *raw_specs(statuses, catalog),
             *safe_assets,
             *([retention_asset(retained)] if retained else []),
             *build_dbt_assets(grains(partitioned).get("hour")),
-            *(
-                public_asset(
-                    group[0],
-                    settings.dbt_models_database,
-                    bool(policy.public.tables[group[0]].l_diversity),
-                    settings.dbt_schema,
-                    settings.warehouse,
-                )
-                if len(group) == 1
-                else linked_public_assets(
-                    group, policy.public, settings.dbt_models_database, settings.dbt_schema, settings.warehouse
-                )
-                for group in policy.public.linked_groups()
-            ),
+            *public_assets,
+            privacy_report_asset(reported),
         ],
         asset_checks=[
             *(matches_raw_schema_check(*table) for table, status in sorted(replicated.items()) if status == PRESENT),

@@ -96,6 +96,10 @@ class Pipeline:
     def policy(self) -> Policy:
         return load_policy(self.policy_path)
 
+    def reports_dir(self) -> Path:
+        """Where the privacy report and the distribution plots are written (inside the data folder)."""
+        return self.data_dir / "reports"
+
     def secret(self) -> str:
         return resolve_secret(self.data_dir)
 

@@ -21,6 +21,8 @@ class SummaryRow:
     seconds: float | None
     status: str
     gcp: float | None = None  # information loss of the quasi-identifiers, 0 = unchanged
+    risk_before: float | None = None  # highest prosecutor risk on RAW (1 / smallest class)
+    risk_after: float | None = None  # the same on the published table
 
 
 def _value(metadata: dict, name: str) -> object:
@@ -50,8 +52,12 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> list[Sum
                     seconds=_value(metadata, "seconds"),
                     status="ok",
                     gcp=_value(metadata, "gcp_gcp"),
+                    risk_before=_value(metadata, "prosecutor_risk_highest_before"),
+                    risk_after=_value(metadata, "prosecutor_risk_highest_after"),
                 )
             )
+        elif key == "privacy_report":
+            rows.append(SummaryRow(key, None, "report", None, None, None, "ok"))
         else:
             rows.append(
                 SummaryRow(
@@ -62,7 +68,7 @@ def summarize(result: dg.ExecuteInProcessResult, settings: Settings) -> list[Sum
         if event.event_type_value == "STEP_FAILURE":
             rows.append(SummaryRow(event.step_key or "?", None, "", None, None, None, "FAILED"))
     rows = _with_model_row_counts(rows, settings)
-    order = {"raw_safe": 0, "public": 2}
+    order = {"raw_safe": 0, "public": 2, "privacy_report": 3}
     return sorted(rows, key=lambda row: (order.get(row.table.split("/")[0], 1), row.table))
 
 
@@ -78,7 +84,7 @@ def _with_model_row_counts(rows: list[SummaryRow], settings: Settings) -> list[S
     try:
         with warehouse.session(read=[models, source, "raw"]) as session:
             for row in rows:
-                if row.rows is None and row.status == "ok":
+                if row.rows is None and row.status == "ok" and row.treatment.startswith("dbt"):
                     table = TableRef(models, "main", row.table)
                     row = replace(
                         row, rows=int(session.fetch_all(exp.select("COUNT(*)").from_(table.expression()))[0][0])
@@ -90,7 +96,7 @@ def _with_model_row_counts(rows: list[SummaryRow], settings: Settings) -> list[S
 
 
 def format_summary(rows: list[SummaryRow]) -> str:
-    header = ("table", "rows", "treatment", "k req", "k got", "GCP", "seconds", "status")
+    header = ("table", "rows", "treatment", "k req", "k got", "GCP", "risk before→after", "seconds", "status")
     cells = [
         (
             row.table,
@@ -99,6 +105,9 @@ def format_summary(rows: list[SummaryRow]) -> str:
             str(row.k_required or ""),
             str(row.k_achieved or ""),
             f"{row.gcp:.2%}" if isinstance(row.gcp, int | float) else "",
+            f"{row.risk_before:.3g} → {row.risk_after:.3g}"
+            if isinstance(row.risk_before, int | float) and isinstance(row.risk_after, int | float)
+            else "",
             f"{row.seconds:.2f}" if isinstance(row.seconds, int | float) else "",
             row.status,
         )
@@ -112,7 +121,7 @@ def format_summary(rows: list[SummaryRow]) -> str:
     for cell in cells:
         out.append(
             "  ".join(
-                c.rjust(w) if i in (1, 3, 4, 5, 6) else c.ljust(w)
+                c.rjust(w) if i in (1, 3, 4, 5, 6, 7) else c.ljust(w)
                 for i, (c, w) in enumerate(zip(cell, widths, strict=True))
             )
         )

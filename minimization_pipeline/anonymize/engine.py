@@ -53,6 +53,8 @@ class TableResult:
     metrics: dict[str, object] = field(default_factory=dict)
     #: verified but not swapped in yet (`publish(hold=True)`): where it waits for `commit_held`
     held: TableRef | None = None
+    #: per quasi-identifier, rows per value before and after (empty when the histogram was coarsened)
+    distributions: dict[str, tuple[pd.Series, pd.Series]] = field(default_factory=dict)
 
     @property
     def failed_checks(self) -> list[CheckOutcome]:
@@ -156,6 +158,8 @@ class Release:
     unscored: pd.DataFrame | None = None
     #: the simulated linkage attack on this release (None when the histogram was coarsened: no RAW tuples)
     linkage: risk.LinkageAttack | None = None
+    #: per quasi-identifier, rows per value in RAW and in the release (for the before/after plots)
+    distributions: dict[str, tuple[pd.Series, pd.Series]] = field(default_factory=dict)
 
 
 def _hierarchies(plan: TablePlan) -> dict[str, dict[str, list[str]]]:
@@ -536,10 +540,25 @@ def measure_before(session: WarehouseSession, plan: TablePlan, histogram: pd.Dat
         release.metrics.update(before.as_metadata("_before"))
         release.metrics.update(risk.linkage_on_raw(counts).as_metadata("_before"))
         release = _with_linkage(plan, histogram, release)
+        release.distributions = _distributions(plan, histogram, release)
     else:
         before = risk.measure_risk(session, plan.source, verify.class_keys(plan))
         release.metrics.update(before.as_metadata("_before"))
         release.metrics["linkage_attack"] = "not run: the histogram was coarsened (no RAW tuples in Python)"
+
+
+def _distributions(
+    plan: TablePlan, histogram: pd.DataFrame, release: Release
+) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Rows per value of every quasi-identifier, in RAW (the histogram) and in the release (the pieces)."""
+    pieces = release.pieces
+    rows = (pieces[ROW_TO] - pieces[ROW_FROM] + 1).to_numpy()
+    out = {}
+    for column in plan.quasi:
+        before = histogram.groupby(column.name, dropna=False, sort=True)[COUNT].sum()
+        after = pd.Series(rows).groupby(pieces[released_column(column.name)].to_numpy(), dropna=False).sum()
+        out[column.name] = (before, after)
+    return out
 
 
 def _with_linkage(plan: TablePlan, histogram: pd.DataFrame, release: Release) -> Release:
@@ -641,6 +660,8 @@ def publish(
                 metrics["ctas_seconds"] = round(time.perf_counter() - ctas_started, 3)
             checks_started = time.perf_counter()
             checks = run_checks(session, staging, plan, release)
+            risk_check = next(check for check in checks if check.name == verify.RE_IDENTIFICATION_RISK)
+            metrics.update({name: value for name, value in risk_check.metadata.items() if name.endswith("_after")})
             metrics["checks_seconds"] = round(time.perf_counter() - checks_started, 3)
             rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
         except BaseException:
@@ -675,6 +696,7 @@ def publish(
         k_achieved=k_check.metadata.get("k_achieved") if plan.quasi else None,
         classes=k_check.metadata.get("classes") if plan.quasi else None,
         metrics=metrics,
+        distributions=release.distributions if release else {},
     )
 
 

@@ -25,7 +25,7 @@ LIVE_RAW_SAFE = (
     - dg.AssetSelection.tag("minimization/raw", "dropped")
     - dg.AssetSelection.tag("minimization/raw", "absent")
 )
-DOWNSTREAM = dg.AssetSelection.groups("public", "dbt_staging", "dbt_marts", "dbt")
+DOWNSTREAM = dg.AssetSelection.groups("public", "dbt_staging", "dbt_marts", "dbt", "report")
 
 
 def _grain(grain: str) -> dg.AssetSelection:

@@ -39,8 +39,9 @@ def public_asset(
         description=_description(model, models_schema),
     )
     def _public(minimization: MinimizationResource):
-        result = minimization.pipeline().publish_public(model, models_database, models_schema)
-        yield from events(key, result)
+        pipeline = minimization.pipeline()
+        result = pipeline.publish_public(model, models_database, models_schema)
+        yield from events(key, result, plots_dir=pipeline.reports_dir() / "plots")
 
     return _public
 
@@ -79,7 +80,8 @@ def linked_public_assets(
 
     @dg.multi_asset(name="public__" + "__".join(models), specs=specs, check_specs=checks, can_subset=False)
     def _linked(minimization: MinimizationResource):
-        release = minimization.pipeline().publish_public_group(models, models_database, models_schema)
+        pipeline = minimization.pipeline()
+        release = pipeline.publish_public_group(models, models_database, models_schema)
         for model, result in release.results.items():
             key = public_key(model)
             yield from events(key, result, materialize=False)
@@ -106,6 +108,6 @@ def linked_public_assets(
                 f"and these checks failed: {'; '.join(sorted(set(failed)))}.",
             )
         for model, result in release.results.items():
-            yield from events(public_key(model), result, checks=False)
+            yield from events(public_key(model), result, checks=False, plots_dir=pipeline.reports_dir() / "plots")
 
     return _linked

@@ -74,8 +74,9 @@ def raw_safe_asset(
                 "anonymized copy and cannot be refreshed. Remove the copy by hand if it is no longer wanted."
             )
         window = window_of(context) if partitioned else None
-        result = minimization.pipeline().publish_raw_safe(schema, table, window)
-        yield from events(key, result)
+        pipeline = minimization.pipeline()
+        result = pipeline.publish_raw_safe(schema, table, window)
+        yield from events(key, result, plots_dir=pipeline.reports_dir() / "plots")
 
     return _raw_safe
 

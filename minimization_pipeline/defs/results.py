@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 
@@ -49,10 +51,15 @@ def treatment_table(plan: TablePlan) -> str:
 
 
 def events(
-    key: dg.AssetKey, result: TableResult, checks: bool = True, materialize: bool = True
+    key: dg.AssetKey,
+    result: TableResult,
+    checks: bool = True,
+    materialize: bool = True,
+    plots_dir: Path | None = None,
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """Check results first; a materialization only when the table was verified and swapped in (else a
-    `dg.Failure`). ``checks``/``materialize``: only one part, for tables published together."""
+    `dg.Failure`). ``checks``/``materialize``: only one part, for tables published together. ``plots_dir``:
+    where the before/after plots of the quasi-identifiers are written (and attached)."""
     if checks:
         for check in result.checks:
             yield dg.AssetCheckResult(
@@ -67,7 +74,32 @@ def events(
         return
     if not result.published:
         raise not_published(result)
-    yield dg.MaterializeResult(asset_key=key, metadata=materialization_metadata(result))
+    metadata = materialization_metadata(result)
+    if plots_dir is not None:
+        metadata |= plot_metadata(result, plots_dir / Path(*key.path))
+    yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def plot_metadata(result: TableResult, folder: Path) -> dict[str, object]:
+    """One PNG per quasi-identifier (RAW against released), written to ``folder`` and attached: each as a path,
+    and all in one Markdown entry that shows them in the UI."""
+    from minimization_pipeline.anonymize.kanon import QIKind
+    from minimization_pipeline.plots import distribution_png
+
+    if not result.distributions:
+        return {"distributions": "not drawn: the histogram was coarsened"} if result.plan.quasi else {}
+    folder.mkdir(parents=True, exist_ok=True)
+    kinds = {column.name: column.qi_kind for column in result.plan.quasi}
+    metadata: dict[str, object] = {}
+    images = []
+    for name, (before, after) in result.distributions.items():
+        png = distribution_png(name, before, after, kinds[name] is QIKind.CATEGORICAL)
+        path = folder / f"{name}.png"
+        path.write_bytes(png)
+        metadata[f"plot_{name}"] = dg.MetadataValue.path(str(path))
+        images.append(f"![{name}: RAW against released](data:image/png;base64,{base64.b64encode(png).decode()})")
+    metadata["distributions"] = dg.MetadataValue.md("\n\n".join(images))
+    return metadata
 
 
 def not_published(result: TableResult, description: str | None = None) -> dg.Failure:
@@ -96,6 +128,10 @@ def materialization_metadata(result: TableResult) -> dict[str, object]:
         "classes": result.classes,
         "seconds": round(result.seconds, 3),
         "columns": dg.MetadataValue.md(treatment_table(plan)),
+        # a list, not a mapping: JSON metadata may come back with its keys sorted, and order is the table's
+        "treatments": dg.MetadataValue.json(
+            [{"column": c.name, "type": c.data_type, "treatment": _treatment(c)} for c in plan.columns]
+        ),
         **{name: _metadata_value(value) for name, value in result.metrics.items()},
     }
     return {name: value for name, value in metadata.items() if value is not None}

@@ -276,7 +276,42 @@ def test_summary_lists_every_table_with_its_k(pipeline_run: PipelineRun) -> None
         "k",
         "got",
         "GCP",
+        "risk",
+        "before→after",
         "seconds",
         "status",
     ]
     assert all(row.status == "ok" for row in rows)
+    # 1,500 demo users over 4 quasi-identifiers: someone is unique in RAW; nobody above 1/k once published
+    assert users.risk_before == 1.0 and users.risk_after is not None and users.risk_after <= 1 / 5
+    assert "privacy_report" in by_table
+
+
+def test_the_privacy_report_covers_every_table_with_risk_and_plots(pipeline_run: PipelineRun) -> None:
+    """The report asset's Markdown (the UI) and HTML (the data folder), and the PNGs on the materializations."""
+    report = next(
+        event.step_materialization_data.materialization
+        for event in pipeline_run.result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey("privacy_report")
+    )
+    markdown = report.metadata["report"].value
+    page = Path(report.metadata["html"].value)
+    assert page.is_file() and page.parent == pipeline_run.settings.data_dir / "reports"
+    html = page.read_text()
+    for key in [f"raw_safe/{s}/{t}" for s, t in RAW_SAFE_TABLES] + ["public/customers"]:
+        assert key in markdown and key in html, key
+    for label in ("highest prosecutor risk", "linkage attack success", "re_identification_risk", "k_anonymity"):
+        assert label in markdown and label in html, label
+    assert "FAILED" not in html and "❌" not in markdown
+    assert html.count("data:image/png;base64,") >= 4, "one plot per quasi-identifier of app.users at least"
+    users = next(
+        event.step_materialization_data.materialization
+        for event in pipeline_run.result.get_asset_materialization_events()
+        if event.asset_key == dg.AssetKey(["raw_safe", "app", "users"])
+    )
+    plots = {name: entry.value for name, entry in users.metadata.items() if name.startswith("plot_")}
+    assert set(plots) == {"plot_birth_date", "plot_gender", "plot_zip", "plot_city"}
+    for path in plots.values():
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert users.metadata["unique_records_after"].value == 0.0
+    assert users.metadata["linkage_success_after"].value <= 1 / 5
