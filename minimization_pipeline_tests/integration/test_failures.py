@@ -187,3 +187,16 @@ def test_a_publish_killed_between_staging_and_swap_leaves_the_table_intact(
             "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%__staging'"
         ).fetchone()[0]
     assert staging == 0
+
+
+def test_a_risk_above_the_policy_max_risk_blocks_the_table(pipeline_run: PipelineRun, tmp_path: Path) -> None:
+    """k=5 alone allows a risk of 1/5; a table whose policy asks max_risk 0.05 is not published at k=5."""
+    data_dir = copy_run_data(pipeline_run, tmp_path / "data")
+    before = table_digest(data_dir, "raw_safe", "app", "users")
+    strict = write_policy(tmp_path, lambda p: p["sources"]["app"]["tables"]["users"].update(max_risk=0.05))
+    result = Pipeline(data_dir, strict).publish_raw_safe("app", "users")
+    assert not result.published
+    (failed,) = result.failed_checks
+    assert failed.name == "re_identification_risk"
+    assert "highest prosecutor risk 0.2 > 0.05" in failed.summary
+    assert table_digest(data_dir, "raw_safe", "app", "users") == before
