@@ -140,3 +140,34 @@ def test_risk_on_adult_before_and_after_k10(tmp_path: Path, adult_dir: Path) -> 
     assert 0.40 <= m["linkage_unique_success_before"] <= 0.55
     assert m["linkage_unique_success_after"] == 0.0
     assert 0.0 < m["linkage_success_after"] <= 0.1
+
+
+def test_adult_risk_figures_are_in_the_privacy_report(tmp_path: Path, adult_dir: Path) -> None:
+    """The same figures, through Dagster: the RAW_SAFE asset, then the privacy_report asset, which shows
+    them before → after in its Markdown and its HTML, with one plot per quasi-identifier."""
+    import dagster as dg
+
+    from minimization_pipeline.defs.raw_safe import raw_safe_asset
+    from minimization_pipeline.defs.report import privacy_report_asset
+    from minimization_pipeline.defs.resources import MinimizationResource
+    from minimization_pipeline.policy import Treatment
+
+    data_dir, policy = adult_k10(tmp_path, adult_dir)
+    adult = raw_safe_asset("census", "adult", Treatment.TREAT)
+    report = privacy_report_asset([adult.key])
+    resource = MinimizationResource(data_dir=str(data_dir), policy_path=str(policy))
+    result = dg.materialize([adult, report], resources={"minimization": resource})
+    assert result.success
+    metadata = result.asset_materializations_for_node("privacy_report")[0].metadata
+    markdown = metadata["report"].value
+    html = Path(metadata["html"].value).read_text()
+    row = next(line for line in markdown.splitlines() if line.startswith("| raw_safe/census/adult"))
+    print(f"\n{row}")
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    # table, layer, treatment, rows, k, highest risk, unique records, linkage attack, GCP, checks
+    assert cells[3] == "30,162" and cells[4] == "10 / 10"
+    assert cells[5] == "1 → 0.1"
+    assert cells[6].startswith("46.49% → 0.00%")
+    assert cells[9] == "5/5 passed"  # the five blocking checks of the asset itself
+    assert "linkage attack, unique matches | 45.00% → 0.00%" in markdown
+    assert "46.49% → 0.00%" in html and html.count("data:image/png;base64,") == len(QIS)
