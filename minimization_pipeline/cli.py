@@ -93,6 +93,9 @@ def run(users: int, days: int = 7) -> int:
     print(format_summary(summarize(result, settings)))
     status = "succeeded" if result.success else "FAILED"
     print(f"\n{HOURLY_JOB} {status} in {seconds:.1f} s{window} (run {result.run_id}; see it with `make ui`)")
+    report = settings.data_dir / "reports" / "privacy_report.html"
+    if report.is_file():
+        print(f"privacy report (risk before/after, checks, plots): {report}")
     return 0 if result.success else 1
 
 
