@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,11 +26,18 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Locator, Page, expect
 
 from minimization_pipeline.anonymize.verify import CHECK_NAMES
 from minimization_pipeline.demo.schema_change import apply_schema_change, ui_asset_keys, wait_for_raw_safe
 from minimization_pipeline.settings import PROJECT_ROOT
 from minimization_pipeline_tests.conftest import TEST_SECRET
+from minimization_pipeline_tests.integration.browser import (
+    UI_TIMEOUT_MS,
+    artifacts_dir,
+    chromium_page,
+    screenshot_when_done,
+)
 from minimization_pipeline_tests.integration.helpers import open_warehouse, tables
 
 pytestmark = pytest.mark.slow
@@ -341,6 +349,114 @@ def test_materialize_one_raw_safe_table_like_the_ui(dagster_dev: DagsterDev) -> 
 
     with open_warehouse(dagster_dev.data_dir, "raw_safe") as connection:
         assert ("app", "users") in tables(connection, "raw_safe")
+
+
+# What the browser must see. With several groups the global lineage collapses each into one box, laid out left
+# to right along the dependencies, so the boxes' order is the lineage raw → raw_safe → dbt → public.
+GROUPS = ["raw", "raw_safe", "dbt_staging", "dbt_marts", "public"]
+GCP_KEY = "gcp_gcp"  # the GCP both engines report (the exact scorer's and the coarse histogram's upper bound)
+TREATMENTS = {"email": "hash", "birth_date": "quasi"}  # column → a cell of its row in the `columns` table
+RISK_KEYS = [
+    f"{figure}_{when}"
+    for figure in ("prosecutor_risk_highest", "unique_records", "linkage_success")
+    for when in ("before", "after")
+]
+MATERIALIZED_IN_RUN = re.compile(r"^Materialized in run [0-9a-f]{8}$")  # the short run id links to the run
+NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?(e-?\d+)?\s*$")
+
+
+def materialization_runs(dev: DagsterDev) -> list[str]:
+    """The runs of raw_safe/app/users' latest materializations, newest first."""
+    asset = dev.graphql(ASSET_MATERIALIZATIONS_QUERY, {"assetKey": {"path": TARGET}})["assetOrError"]
+    return [m["runId"] for m in asset["assetMaterializations"]] if asset["__typename"] == "Asset" else []
+
+
+def ensure_materialized(dev: DagsterDev) -> None:
+    """The earlier test materialized raw_safe/app/users; when this test runs alone, materialize it the same way."""
+    if materialization_runs(dev):
+        return
+    run_id = launch_like_the_ui(dev)
+    status = wait_for_run(dev, run_id)
+    assert status == "SUCCESS", f"run {run_id} ended {status}{dev.log_tail()}"
+
+
+def metadata_value(page: Page, key: str) -> Locator:
+    """The value cell of one entry of the metadata table (rows are key | value | actions). A Markdown value
+    brings a table of its own, whose rows never have ``key`` as a cell, so only the entry's row matches."""
+    row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=key, exact=True))
+    return row.get_by_role("cell").nth(1)
+
+
+def shown_number(cell: Locator, what: str) -> float:
+    """The number a cell shows, once it shows one (the UI fills the table in as its queries answer)."""
+    expect(cell, f"{what}: no number shown").to_have_text(NUMBER, timeout=UI_TIMEOUT_MS)
+    return float(cell.inner_text())
+
+
+def assert_lineage_page(page: Page, url: str) -> None:
+    """The sidebar's "Lineage" is `/asset-groups` ("Global asset lineage"). The sidebar lists the group names
+    too, so they are looked for in the graph itself (its nodes are HTML inside SVG `foreignObject`s)."""
+    page.goto(f"{url}/asset-groups")
+    expect(page.get_by_text("Global asset lineage", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    graph = page.locator("svg foreignObject")
+    lefts: dict[str, float] = {}
+    for group in GROUPS:
+        node = graph.get_by_text(group, exact=True)
+        expect(node, f"group {group} not drawn in the lineage graph").to_be_visible(timeout=UI_TIMEOUT_MS)
+        box = node.bounding_box()
+        assert box is not None, group
+        lefts[group] = box["x"]
+    assert all(lefts[a] < lefts[b] for a, b in itertools.pairwise(GROUPS)), f"not drawn in lineage order: {lefts}"
+
+
+def assert_raw_safe_asset_page(page: Page, url: str) -> str:
+    """The asset's page opens on "Overview", whose metadata table mixes the latest value of every key ever
+    reported; the "Events" tab selects the latest materialization and shows exactly its metadata, so the test
+    clicks it, then reads k, GCP, the treatments and the risk figures. Returns the (short) run id shown: the
+    sensor may publish the table again meanwhile, so the caller checks it against the asset's history."""
+    page.goto(f"{url}/assets/{'/'.join(TARGET)}")
+    page.get_by_role("tab", name="Events").click()
+    materialized = page.get_by_text(MATERIALIZED_IN_RUN)
+    expect(materialized, "no materialization selected on the Events tab").to_be_visible(timeout=UI_TIMEOUT_MS)
+    run_id = materialized.inner_text().split()[-1]
+
+    k_required = shown_number(metadata_value(page, "k_required"), "k_required")
+    k_achieved = shown_number(metadata_value(page, "k_achieved"), "k_achieved")
+    assert 2 <= k_required <= k_achieved, (k_required, k_achieved)
+    gcp = shown_number(metadata_value(page, GCP_KEY), GCP_KEY)
+    assert 0.0 <= gcp <= 1.0, gcp
+
+    treatments = metadata_value(page, "columns")
+    for column, treatment in TREATMENTS.items():
+        row = treatments.get_by_role("row").filter(has=page.get_by_role("cell", name=column, exact=True))
+        shown = row.get_by_role("cell", name=treatment, exact=True)
+        expect(shown, f"{column} not shown as {treatment}").to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    # Re-identification risk before and after, reported on every RAW_SAFE materialization: k-anonymity caps the
+    # prosecutor risk at 1/k and leaves no record unique, and no figure may get worse.
+    risk = {key: shown_number(metadata_value(page, key), key) for key in RISK_KEYS}
+    assert risk["prosecutor_risk_highest_after"] <= 1.0 / k_required + 1e-6, risk
+    assert risk["unique_records_after"] == 0.0, risk
+    for figure in ("prosecutor_risk_highest", "unique_records", "linkage_success"):
+        assert risk[f"{figure}_after"] <= risk[f"{figure}_before"], risk
+    return run_id
+
+
+def test_the_ui_in_a_browser_shows_the_lineage_and_the_raw_safe_metadata(dagster_dev: DagsterDev) -> None:
+    """Issue acceptance as a person sees it: headless Chromium finds the four stages on the Lineage page, in
+    order, and on raw_safe/app/users' page its latest materialization's k, GCP, risk and column treatments.
+    The screenshots are kept under `test-artifacts/ui/`, passed or failed."""
+    ensure_materialized(dagster_dev)
+    folder = artifacts_dir()
+    started = time.monotonic()
+    with chromium_page() as page:
+        with screenshot_when_done(page, folder / "lineage.png"):
+            assert_lineage_page(page, dagster_dev.url)
+        with screenshot_when_done(page, folder / "raw_safe_app_users.png"):
+            shown_run = assert_raw_safe_asset_page(page, dagster_dev.url)
+    runs = materialization_runs(dagster_dev)
+    assert any(run.startswith(shown_run) for run in runs), f"run {shown_run} shown, materialized by {runs}"
+    print(f"\nthe UI in Chromium: {time.monotonic() - started:.1f} s; screenshots in {folder}")
 
 
 def test_a_new_table_and_column_reach_raw_safe_and_the_ui_with_nothing_restarted(dagster_dev: DagsterDev) -> None:
