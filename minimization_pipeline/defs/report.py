@@ -33,6 +33,11 @@ def table_entry(instance: dg.DagsterInstance, key: dg.AssetKey) -> TableEntry:
     event = instance.get_latest_materialization_event(key)
     materialization = event.asset_materialization if event else None
     metadata = {name: _plain(value) for name, value in materialization.metadata.items()} if materialization else {}
+    schema = metadata.get("dagster/column_schema")
+    if isinstance(schema, dg.TableSchema):  # each column's description is its treatment (see results.py)
+        metadata["treatments"] = [
+            {"column": c.name, "type": c.type, "treatment": c.description or ""} for c in schema.columns
+        ]
     records = instance.event_log_storage.get_latest_asset_check_execution_by_key(
         [dg.AssetCheckKey(key, name) for name in CHECKS]
     )

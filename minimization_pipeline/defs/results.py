@@ -128,10 +128,6 @@ def materialization_metadata(result: TableResult) -> dict[str, object]:
         "classes": result.classes,
         "seconds": round(result.seconds, 3),
         "columns": dg.MetadataValue.md(treatment_table(plan)),
-        # a list, not a mapping: JSON metadata may come back with its keys sorted, and order is the table's
-        "treatments": dg.MetadataValue.json(
-            [{"column": c.name, "type": c.data_type, "treatment": _treatment(c)} for c in plan.columns]
-        ),
         **{name: _metadata_value(value) for name, value in result.metrics.items()},
     }
     return {name: value for name, value in metadata.items() if value is not None}

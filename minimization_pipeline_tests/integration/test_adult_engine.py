@@ -170,4 +170,8 @@ def test_adult_risk_figures_are_in_the_privacy_report(tmp_path: Path, adult_dir:
     assert cells[6].startswith("46.49% → 0.00%")
     assert cells[9] == "5/5 passed"  # the five blocking checks of the asset itself
     assert "linkage attack, unique matches | 45.00% → 0.00%" in markdown
+    # each column's treatment, with the information lost on it
+    age = next(line for line in markdown.splitlines() if line.startswith("| age |"))
+    assert "| INTEGER | quasi → k-anonymized (policy) |" in age and "%" in age
+    assert "| salary-class | VARCHAR | sensitive (policy) |" in markdown
     assert "46.49% → 0.00%" in html and html.count("data:image/png;base64,") == len(QIS)
