@@ -17,6 +17,7 @@ import yaml
 
 from minimization_pipeline.anonymize.joins import JOIN_LINKAGE
 from minimization_pipeline.defs.public import linked_public_assets
+from minimization_pipeline.defs.report import privacy_report_asset
 from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.policy import load_policy
@@ -55,12 +56,12 @@ def build_models(data_dir: Path, plans: list[tuple[int, str]]) -> Path:
     return path
 
 
-def publish(data_dir: Path, policy_path: Path) -> dg.ExecuteInProcessResult:
+def publish(data_dir: Path, policy_path: Path, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     public = load_policy(policy_path).public
     (group,) = public.linked_groups()
     asset = linked_public_assets(group, public, "dev")
     resource = MinimizationResource(data_dir=str(data_dir), policy_path=str(policy_path))
-    return dg.materialize([asset], resources={"minimization": resource}, raise_on_error=False)
+    return dg.materialize([asset], resources={"minimization": resource}, raise_on_error=False, instance=instance)
 
 
 def public_tables(data_dir: Path) -> set[str]:
@@ -84,7 +85,8 @@ def test_a_pair_k_anonymous_alone_but_not_joined_is_not_published(tmp_path: Path
     for model in ("customers", "plans"):
         plan = Pipeline(data_dir, policy).plan_public(model, "dev")
         assert plan.k == K
-    result = publish(data_dir, policy)
+    instance = dg.DagsterInstance.ephemeral()
+    result = publish(data_dir, policy, instance)
     assert not result.success
     checks = linkage_checks(result)
     assert set(checks) == {"customers", "plans"}
@@ -103,6 +105,21 @@ def test_a_pair_k_anonymous_alone_but_not_joined_is_not_published(tmp_path: Path
     # nothing of the pair is published, not even a staging table is left behind
     assert public_tables(data_dir) == set()
     assert not result.get_asset_materialization_events()
+
+    # the privacy report (built after the failed run, from the same instance) names the path and columns
+    keys = [dg.AssetKey(["public", "customers"]), dg.AssetKey(["public", "plans"])]
+    resource = MinimizationResource(data_dir=str(data_dir), policy_path=str(policy))
+    report = dg.materialize(
+        [privacy_report_asset(keys)],
+        resources={"minimization": resource},
+        instance=instance,
+        selection=["privacy_report"],
+    )
+    markdown = report.asset_materializations_for_node("privacy_report")[0].metadata["report"].value
+    print(markdown)
+    line = next(line for line in markdown.splitlines() if line.startswith("- ❌ **join_linkage**"))
+    assert "customers ⋈ plans on user_id" in line and "plans.plan" in line and "customers.age" in line
+    assert "Not published yet." in markdown
 
 
 def test_a_pair_that_keeps_k_when_joined_is_published_together(tmp_path: Path) -> None:
