@@ -89,6 +89,13 @@ def run(users: int, days: int = 7) -> int:
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+        if not result.success:
+            # a blocking check stops the job before its report: build it anyway, it shows what failed
+            from minimization_pipeline.defs.report import REPORT_KEY
+
+            defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance, asset_selection=[REPORT_KEY], raise_on_error=False
+            )
     seconds = time.perf_counter() - started
     print(format_summary(summarize(result, settings)))
     status = "succeeded" if result.success else "FAILED"

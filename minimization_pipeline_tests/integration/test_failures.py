@@ -200,3 +200,22 @@ def test_a_risk_above_the_policy_max_risk_blocks_the_table(pipeline_run: Pipelin
     assert failed.name == "re_identification_risk"
     assert "highest prosecutor risk 0.2 > 0.05" in failed.summary
     assert table_digest(data_dir, "raw_safe", "app", "users") == before
+
+
+def test_a_failed_make_run_still_writes_the_privacy_report_showing_the_failure(
+    pipeline_run: PipelineRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m minimization_pipeline run` with a leaking policy: exit 1, and the report says which check."""
+    from minimization_pipeline import cli
+
+    data_dir = copy_run_data(pipeline_run, tmp_path / "data")
+    leaking = write_policy(tmp_path, lambda p: users_columns(p).update(email="keep"))
+    monkeypatch.setenv("MINIMIZATION_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("MINIMIZATION_POLICY", str(leaking))
+    monkeypatch.setenv("DAGSTER_HOME", str(data_dir / "dagster_home"))
+    assert cli.main(["run", "--days", "1"]) == 1
+    report = data_dir / "reports" / "privacy_report.html"
+    assert str(report) in capsys.readouterr().out
+    html = report.read_text()
+    assert "FAILED <b>pattern_scan</b>" in html
+    assert "raw_safe/app/users" in html
