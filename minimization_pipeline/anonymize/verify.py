@@ -118,6 +118,11 @@ def check_risk(plan: TablePlan, classes: RiskReport | None, linkage: LinkageAtta
         summary += f", linkage attack {linkage.success:.4g} over {linkage.attempts:,} targets"
         if linkage.success > limit + TOLERANCE:
             problems.append(f"linkage attack success {linkage.success:.4g} > {limit:.4g}")
+    else:  # no simulated attack (coarsened histogram): the strongest attacker's expected success
+        metadata |= {
+            "linkage_success_after": classes.average_prosecutor_risk,
+            "linkage_unique_success_after": classes.unique_records_share,
+        }
     passed = not problems
     return CheckOutcome(
         RE_IDENTIFICATION_RISK,

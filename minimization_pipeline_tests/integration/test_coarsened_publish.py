@@ -39,6 +39,13 @@ def test_coarsened_and_published(published: tuple[Path, object]) -> None:
     assert metrics["distinct_tuples"] <= BUDGET * 1.1  # HyperLogLog estimates are within a few percent
     assert metrics["gcp_basis"].startswith("upper bound")
     assert 0 < metrics["gcp_gcp"] < 1
+    # risk: RAW's class sizes counted in SQL (no RAW tuples here); the attack is the strongest attacker's
+    # expectation (average prosecutor risk), before and after
+    assert metrics["prosecutor_risk_highest_before"] == 1.0 and metrics["unique_records_before"] > 0.5
+    assert metrics["linkage_success_before"] == metrics["prosecutor_risk_average_before"]
+    assert metrics["prosecutor_risk_highest_after"] <= 0.2 and metrics["unique_records_after"] == 0.0
+    assert 0 < metrics["linkage_success_after"] == metrics["prosecutor_risk_average_after"] <= 0.2
+    assert "coarsened" in metrics["linkage_attack"]
 
 
 def test_k_types_and_no_raw_identifiers_in_sql(published: tuple[Path, object]) -> None:
