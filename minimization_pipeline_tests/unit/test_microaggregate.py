@@ -603,6 +603,22 @@ def test_search_matches_the_from_scratch_reference(seed: int) -> None:
     np.testing.assert_array_equal(supp, _ref_suppress(codes, scales, tup, cnt, part, k, cap))
 
 
+@pytest.mark.parametrize("cells", [1, 300, 5000])
+def test_search_in_groups_of_qis_matches_the_reference(monkeypatch: pytest.MonkeyPatch, cells: int) -> None:
+    """With a small gathering budget a level takes its QIs in groups (one each at the smallest) and gathers
+    the pieces' codes from the tuples instead of carrying them: the result is the same."""
+    monkeypatch.setattr(ma, "BATCH_CELLS", cells)
+    for seed in (1, 4, 7, 10):
+        histogram, qis, hierarchies = reference_histogram(seed)
+        k = [2, 5, 10, 25][seed % 4]
+        scales = [column_scale(histogram[q.name], q.kind, hierarchies.get(q.name)) for q in qis]
+        codes = np.column_stack([s.codes for s in scales])
+        counts = histogram[COUNT].to_numpy()
+        got = ma._partition(codes, counts, scales, k)
+        for mine, expected in zip(got, _ref_partition(codes, counts, scales, k), strict=True):
+            np.testing.assert_array_equal(mine, expected)
+
+
 def test_incremental_orders_stay_sorted_after_splits() -> None:
     """Some cut splits a tuple here, and the result is still exactly the reference's."""
     histogram, qis, hierarchies = reference_histogram(3)
