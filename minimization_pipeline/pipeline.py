@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from minimization_pipeline.anonymize.engine import TableResult, commit_held, discard_held, publish
-from minimization_pipeline.anonymize.joins import JoinSide, check_join_path
+from minimization_pipeline.anonymize.joins import JOIN_LINKAGE, JoinSide, check_join_path
 from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.policy import (
+    JoinPath,
     Policy,
     PolicyError,
     Role,
@@ -317,41 +318,42 @@ class Pipeline:
         """Publish PUBLIC tables joined by paths all or none: each is built and verified in staging, then
         every path's k is counted over the staged tables' join, and only when every check of every table
         passes are they swapped in. Anything failing leaves what was published before untouched."""
-        policy = self.policy()
-        paths = policy.public.paths_within(models)
+        paths = self.policy().public.paths_within(models)
         warehouse = self.warehouse()
         results: dict[str, TableResult] = {}
-        linkage: dict[str, list[CheckOutcome]] = {model: [] for model in models}
         try:
             for model in models:
                 plan = self.plan_public(model, models_database, models_schema)
                 results[model] = publish(warehouse, plan, self.secret(), hold=True)
-            staged = {model: result.held for model, result in results.items()}
-            if paths and all(ref is not None for ref in staged.values()):
-                databases = sorted({ref.database for ref in staged.values() if ref is not None})
-                with warehouse.session(read=databases, purpose="linkage:public") as session:
-                    for path in paths:
-                        sides = [
-                            JoinSide(
-                                name,
-                                staged[name],  # type: ignore[arg-type]
-                                key,
-                                tuple(c.name for c in results[name].plan.quasi),
-                            )
-                            for name, key in zip((path.left, path.right), path.keys, strict=True)
-                        ]
-                        outcome = check_join_path(session, path, *sides, max(r.plan.k for r in results.values()))
-                        linkage[path.left].append(outcome)
-                        linkage[path.right].append(outcome)
-            elif paths:
-                reason = "not run: a table of the path failed its own checks"
-                for path in paths:
-                    outcome = CheckOutcome("join_linkage", False, f"{path.describe()}: {reason}", {})
-                    linkage[path.left].append(outcome)
-                    linkage[path.right].append(outcome)
+            linkage = check_paths(warehouse, paths, results)
             every_check = [c for r in results.values() for c in r.checks] + [c for o in linkage.values() for c in o]
             if all(check.passed for check in every_check):
                 results = {model: commit_held(warehouse, result) for model, result in results.items()}
         finally:
             results = {model: discard_held(warehouse, result) for model, result in results.items()}
         return PublicRelease(results, linkage)
+
+
+def check_paths(
+    warehouse: Warehouse, paths: list[JoinPath], staged: dict[str, TableResult]
+) -> dict[str, list[CheckOutcome]]:
+    """Each path's `join_linkage` outcome, listed under both of its tables: k over the join of the staged
+    tables, at the highest k of the group; not run (failed) when a table of the path was not staged."""
+    linkage: dict[str, list[CheckOutcome]] = {name: [] for name in staged}
+    held = {name: result.held for name, result in staged.items() if result.held is not None}
+    k = max((result.plan.k for result in staged.values()), default=2)
+    databases = sorted({ref.database for ref in held.values()})
+    with warehouse.session(read=databases, purpose="linkage:public") as session:
+        for path in paths:
+            if path.left in held and path.right in held:
+                sides = [
+                    JoinSide(name, held[name], key, tuple(c.name for c in staged[name].plan.quasi))
+                    for name, key in zip((path.left, path.right), path.keys, strict=True)
+                ]
+                outcome = check_join_path(session, path, sides[0], sides[1], k)
+            else:
+                reason = "not run: a table of the path failed its own checks"
+                outcome = CheckOutcome(JOIN_LINKAGE, False, f"{path.describe()}: {reason}", {})
+            linkage[path.left].append(outcome)
+            linkage[path.right].append(outcome)
+    return linkage
