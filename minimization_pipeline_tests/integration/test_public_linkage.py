@@ -166,3 +166,21 @@ def test_a_join_path_must_name_listed_tables_and_joinable_keys(tmp_path: Path) -
         path.write_text(yaml.safe_dump({"public": {"tables": tables, "join_paths": [join]}}))
         with pytest.raises(PolicyError, match=message):
             load_policy(path)
+
+
+def test_when_one_table_fails_its_own_check_neither_is_published(tmp_path: Path) -> None:
+    """plans leaks an email (pattern_scan fails): customers passes every check, yet is not published either."""
+    data_dir = tmp_path / "data"
+    policy_path = build_models(data_dir, SAFE_PLANS)
+    with duckdb.connect(str(data_dir / "dev.duckdb")) as connection:
+        connection.execute("ALTER TABLE main.plans ADD COLUMN contact VARCHAR DEFAULT 'someone@example.com'")
+    policy = yaml.safe_load(policy_path.read_text())
+    policy["public"]["tables"]["plans"]["columns"]["contact"] = "keep"
+    policy_path.write_text(yaml.safe_dump(policy))
+    result = publish(data_dir, policy_path)
+    assert not result.success
+    failed = {(e.asset_key.path[-1], e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
+    assert ("plans", "pattern_scan") in failed
+    assert ("customers", "join_linkage") in failed and ("customers", "pattern_scan") not in failed
+    assert "not run" in (linkage_checks(result)["customers"].description or "")
+    assert public_tables(data_dir) == set()
