@@ -24,8 +24,27 @@ def _numeric(values: pd.Index) -> tuple[np.ndarray, bool]:
     return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64), False
 
 
-def distribution_png(name: str, before: pd.Series, after: pd.Series, categorical: bool) -> bytes:
-    """One PNG: ``before`` and ``after`` (value → rows, NULLs left out) on shared axes."""
+def category_bars(before: pd.Series, after: pd.Series, min_count: int = 1) -> tuple[list[str], list[int], list[int]]:
+    """The bars of a categorical plot: the most common RAW values held at least ``min_count`` times, then
+    "other" for everything else (rarer values, and released values not shown), with RAW and released rows."""
+    b = before.groupby(before.index.astype(str)).sum()
+    a = after.groupby(after.index.astype(str)).sum()
+    top = b.sort_values(ascending=False, kind="stable")
+    shown = list(top[top >= min_count].index[:TOP_CATEGORIES])
+    labels = list(shown)
+    if not (set(b.index) <= set(shown) and set(a.index) <= set(shown)):
+        labels.append("other")
+    values_before = [int(b.get(c, 0)) if c != "other" else int(b.drop(shown).sum()) for c in labels]
+    values_after = [int(a.get(c, 0)) if c != "other" else int(a.drop(shown, errors="ignore").sum()) for c in labels]
+    return labels, values_before, values_after
+
+
+def distribution_png(name: str, before: pd.Series, after: pd.Series, categorical: bool, min_count: int = 1) -> bytes:
+    """One PNG: ``before`` and ``after`` (value → rows, NULLs left out) on shared axes.
+
+    ``min_count`` (the table's k): a category RAW holds fewer times is never named, only summed into
+    "other" -- the plot shows RAW's distribution, and a rare value is exactly what would single someone out.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -35,13 +54,7 @@ def distribution_png(name: str, before: pd.Series, after: pd.Series, categorical
     after = after[after.index.notna()]
     figure, axes = plt.subplots(figsize=(5.2, 2.6), dpi=80)
     if categorical:
-        top = before.groupby(before.index.astype(str)).sum().sort_values(ascending=False)
-        shown = list(top.index[:TOP_CATEGORIES])
-        b = before.groupby(before.index.astype(str)).sum()
-        a = after.groupby(after.index.astype(str)).sum()
-        labels = [*shown, "other"] if len(top) > TOP_CATEGORIES or not set(a.index) <= set(shown) else shown
-        values_before = [b.get(c, 0) if c != "other" else b.drop(shown, errors="ignore").sum() for c in labels]
-        values_after = [a.get(c, 0) if c != "other" else a.drop(shown, errors="ignore").sum() for c in labels]
+        labels, values_before, values_after = category_bars(before, after, min_count)
         x = np.arange(len(labels))
         axes.bar(x - 0.2, values_before, width=0.4, label="RAW", color="#9aa5b1")
         axes.bar(x + 0.2, values_after, width=0.4, label="released", color="#3b6fb6")

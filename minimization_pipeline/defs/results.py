@@ -93,7 +93,7 @@ def plot_metadata(result: TableResult, folder: Path) -> dict[str, object]:
     metadata: dict[str, object] = {}
     images = []
     for name, (before, after) in result.distributions.items():
-        png = distribution_png(name, before, after, kinds[name] is QIKind.CATEGORICAL)
+        png = distribution_png(name, before, after, kinds[name] is QIKind.CATEGORICAL, min_count=result.plan.k)
         path = folder / f"{name}.png"
         path.write_bytes(png)
         metadata[f"plot_{name}"] = dg.MetadataValue.path(str(path))
