@@ -529,17 +529,18 @@ def run_checks(
 
 
 def measure_before(session: WarehouseSession, plan: TablePlan, histogram: pd.DataFrame, release: Release) -> None:
-    """Risk on RAW (before) and the linkage attack on RAW and on the release, into ``release.metrics``.
+    """Risk on RAW (before) and the linkage attack on RAW and on the release, into ``release.metrics``;
+    the before/after distributions for the plots.
 
-    From the histogram when it holds RAW's tuples; a coarsened histogram holds coarse keys, so RAW's class
-    sizes are counted in SQL then, and the attack is left out (it needs RAW's tuples).
+    From the histogram when it holds RAW's tuples. A coarsened histogram holds coarse keys: RAW's class sizes
+    are then counted in SQL, and the attack figures are the strongest attacker's expectation.
     """
     if release.coarsening is None:
         counts = histogram[COUNT].to_numpy(np.int64)
         before = risk.risk_from_class_sizes(counts)
         release.metrics.update(before.as_metadata("_before"))
         release.metrics.update(risk.linkage_on_raw(counts).as_metadata("_before"))
-        release = _with_linkage(plan, histogram, release)
+        _with_linkage(plan, histogram, release)
         release.distributions = _distributions(plan, histogram, release)
     else:
         before = risk.measure_risk(session, plan.source, verify.class_keys(plan))
@@ -568,7 +569,7 @@ def _distributions(
     return out
 
 
-def _with_linkage(plan: TablePlan, histogram: pd.DataFrame, release: Release) -> Release:
+def _with_linkage(plan: TablePlan, histogram: pd.DataFrame, release: Release) -> None:
     """The simulated attack on the release: targets drawn from RAW's tuples, looked for among the pieces."""
     names = [column.name for column in plan.quasi]
     kinds = {column.name: column.qi_kind for column in plan.quasi}
@@ -589,7 +590,6 @@ def _with_linkage(plan: TablePlan, histogram: pd.DataFrame, release: Release) ->
     attack = risk.simulate_linkage(original, frame, kinds, COUNT, released, exact=plan.mode is Mode.GENERALIZE)
     release.linkage = attack
     release.metrics.update(attack.as_metadata("_after"))
-    return release
 
 
 def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None = None) -> Release | None:
