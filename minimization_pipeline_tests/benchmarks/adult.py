@@ -133,6 +133,8 @@ def load_adult(sample: int | None = None, seed: int = 0, directory: Path | None 
 
 
 # --------------------------------------------------------------------------------------------- our engines
+#: runs of our DuckDB end-to-end timing per k; the median one is reported (same output every run)
+OURS_REPEATS = 5
 
 
 @dataclass(eq=False)
@@ -701,13 +703,20 @@ def run_adult_benchmark(
             if duckdb_timing and run.engine == engine:
                 label = ENGINE_LABELS[engine] + " (DuckDB end to end)"
                 try:
-                    db = run_ours_duckdb(data.frame, qis, k, data.hierarchies, engine=engine)
+                    # ours takes a fraction of a second: the median of a few runs, not one noisy sample (the
+                    # peers take seconds to minutes each and run once; their noise is small against that)
+                    repeats = [
+                        run_ours_duckdb(data.frame, qis, k, data.hierarchies, engine=engine)
+                        for _ in range(OURS_REPEATS)
+                    ]
+                    db = sorted(repeats, key=lambda r: r.seconds)[len(repeats) // 2]
                 except Exception as error:  # an engine under development must not stop the benchmark
                     rows.append(Row(label, k, status=f"failed: {type(error).__name__}: {error}", is_ours=True))
                     continue
                 notes = [
-                    f"GROUP BY {db.histogram_seconds:.3f} s + search {db.search_seconds:.3f} s + "
-                    f"upload/CTAS/check {db.apply_seconds:.3f} s; SQL min class size {db.min_class_size}"
+                    f"median of {len(repeats)} runs: GROUP BY {db.histogram_seconds:.3f} s + search "
+                    f"{db.search_seconds:.3f} s + upload/CTAS/check {db.apply_seconds:.3f} s; SQL min class size "
+                    f"{db.min_class_size}"
                 ]
                 released = db.released[list(QI_NAMES)]
                 suppressed = db.released["suppressed"].to_numpy(bool)
