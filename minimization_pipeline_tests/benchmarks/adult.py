@@ -611,7 +611,10 @@ def render_markdown(rows: Sequence[Row], rows_in_data: int, extra_sections: Sequ
     ]
     for row in sorted(rows, key=lambda r: (r.k, not r.is_ours, r.method)):
         ratio = ratios.get((row.method, row.k))
-        ratio_text = f"{ratio[1]:,.0f}× faster than {ratio[0]}" if ratio and ratio[1] >= 1 else ""
+        # one decimal under 20: 9.6× must not print as "10×"
+        ratio_text = (
+            f"{ratio[1]:,.{0 if ratio[1] >= 20 else 1}f}× faster than {ratio[0]}" if ratio and ratio[1] >= 1 else ""
+        )
         if ratio and ratio[1] < 1:
             ratio_text = f"{1 / ratio[1]:,.1f}× slower than {ratio[0]}"
         published = PUBLISHED_GCP.get(row.k)
