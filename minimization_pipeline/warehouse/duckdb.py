@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -27,6 +28,42 @@ from minimization_pipeline.warehouse.base import (
 
 SECRET_VARIABLE = "minimization_secret"
 _INTERNAL_SCHEMAS = ("information_schema", "pg_catalog")
+
+
+def fetch_pandas(
+    connection: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None
+) -> pd.DataFrame:
+    """A query's result as pandas, with DuckDB's own `.df()` dtypes, converted through Arrow where that is faster.
+
+    `.df()` builds one Python string per text cell; Arrow's conversion builds one per distinct value, about
+    twice as fast on a histogram of text quasi-identifiers (Adult's 18k tuples: ~11 ms instead of ~19).
+    Arrow's dtypes agree with `.df()` for text, floats, and integers and booleans without NULLs; for anything
+    else (nullable integers become float, dates `date` objects, decimals `Decimal`) those columns still come
+    from `.df()`.
+    """
+    relation = connection.sql(sql, params=params) if params else connection.sql(sql)
+    table = relation.to_arrow_table()
+    other = [i for i, column in enumerate(table.columns) if not _same_in_arrow(column)]
+    if not other:
+        return table.to_pandas()
+    frame = connection.from_arrow(table.select(other)).df()
+    if len(other) == table.num_columns:
+        return frame
+    columns: dict[int, object] = {i: frame.iloc[:, n].array for n, i in enumerate(other)}
+    for i in range(table.num_columns):
+        if i not in columns:
+            columns[i] = table.column(i).to_pandas().array
+    result = pd.DataFrame({i: columns[i] for i in range(table.num_columns)}, copy=False)
+    result.columns = table.column_names
+    return result
+
+
+def _same_in_arrow(column: pa.ChunkedArray) -> bool:
+    """Whether Arrow's pandas conversion of this column gives what DuckDB's `.df()` gives."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_floating(kind):
+        return True
+    return (pa.types.is_integer(kind) or pa.types.is_boolean(kind)) and column.null_count == 0
 
 
 def _is_lock_error(error: Exception) -> bool:
@@ -46,7 +83,7 @@ class DuckDBSession(WarehouseSession):
         self.connection.execute(self.render(sql), params)
 
     def fetch_df(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> pd.DataFrame:
-        return self.connection.execute(self.render(sql), params).df()
+        return fetch_pandas(self.connection, self.render(sql), params)
 
     def fetch_all(self, sql: str | exp.Expression, params: Sequence[object] | None = None) -> list[tuple]:
         return self.connection.execute(self.render(sql), params).fetchall()

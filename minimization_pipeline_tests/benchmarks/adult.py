@@ -40,6 +40,7 @@ import pandas as pd
 from minimization_pipeline.anonymize.kanon import QIColumn, QIKind, k_anonymize, released_column
 from minimization_pipeline.progress import elapsed_log, heartbeat
 from minimization_pipeline.settings import datasets_dir
+from minimization_pipeline.warehouse.duckdb import fetch_pandas
 from minimization_pipeline_tests.benchmarks import scoring
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -354,7 +355,7 @@ def run_ours_duckdb(
             f"CREATE TEMP TABLE hist AS SELECT {cols}, COUNT(*) AS {COUNT}, "
             f"row_number() OVER (ORDER BY {order}) - 1 AS tuple_index FROM adult GROUP BY {cols}"
         )
-        histogram = con.execute(f"SELECT {cols}, {COUNT} FROM hist ORDER BY tuple_index").df()
+        histogram = fetch_pandas(con, f"SELECT {cols}, {COUNT} FROM hist ORDER BY tuple_index")  # as the pipeline
         histogram_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
