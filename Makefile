@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(MINIMIZATION_DATA_DIR)/dagster_home
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project \( -path dbt_project/target -o -path dbt_project/logs \) -prune -o \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 
-.PHONY: setup run test lint ui plan bench clean
+.PHONY: setup run test lint ui plan bench bench-breakdown clean
 
 setup: $(VENV)/.installed $(MANIFEST)
 
@@ -49,6 +49,10 @@ plan: setup
 # Options: make bench BENCH_ARGS="--all-k" | "--skip-peers" | "--scale-users 1000000"
 bench: $(VENV)/.installed
 	python -m minimization_pipeline_tests.benchmarks $(BENCH_ARGS)
+
+# Where the engine's seconds go on Adult, statement by statement (BENCH_ARGS="--k 10 --repeats 50").
+bench-breakdown: $(VENV)/.installed
+	python -m minimization_pipeline_tests.benchmarks.breakdown $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs .pytest_cache .ruff_cache .bench bench_results

@@ -322,6 +322,71 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def histogram_sql(names: Sequence[str]) -> str:
+    """The histogram as the engine builds it: one GROUP BY kept as a temp table, the tuple id numbered in QI
+    order by a window (portable to Snowflake)."""
+    cols = ", ".join(_quote(n) for n in names)
+    order = ", ".join(f"{_quote(n)} NULLS FIRST" for n in names)
+    return (
+        f"CREATE TEMP TABLE hist AS SELECT {cols}, COUNT(*) AS {COUNT}, "
+        f"row_number() OVER (ORDER BY {order}) - 1 AS tuple_index FROM adult GROUP BY {cols}"
+    )
+
+
+def histogram_fetch_sql(names: Sequence[str]) -> str:
+    cols = ", ".join(_quote(n) for n in names)
+    return f"SELECT {cols}, {COUNT} FROM hist ORDER BY tuple_index"  # as the pipeline
+
+
+def _tuple_join(names: Sequence[str], raw: str = "r", histogram: str = "h") -> str:
+    return " AND ".join(f"{raw}.{_quote(n)} IS NOT DISTINCT FROM {histogram}.{_quote(n)}" for n in names)
+
+
+def apply_sql(names: Sequence[str], one_piece_per_tuple: bool) -> str:
+    """The CTAS that releases every row: the table joined to the histogram (tuple id), then to the registered
+    mapping frames (``pieces_frame`` by tuple and row range, ``released_frame`` by class)."""
+    join = _tuple_join(names)
+    out_cols = ", ".join(f"m.{_quote(released_column(n))} AS {_quote(n)}" for n in names)
+    if one_piece_per_tuple:
+        return (
+            f"CREATE TABLE adult_k AS SELECT r.{ROW}, p.suppressed, {out_cols} FROM adult r "
+            f"JOIN hist h ON {join} JOIN pieces_frame p ON p.tuple_index = h.tuple_index "
+            "LEFT JOIN released_frame m ON m.class_id = p.class_id AND NOT p.suppressed"
+        )
+    return (
+        f"CREATE TABLE adult_k AS WITH ranked AS (SELECT r.{ROW}, h.tuple_index, "
+        f"row_number() OVER (PARTITION BY h.tuple_index ORDER BY r.{ROW}) AS rank_in_tuple "
+        f"FROM adult r JOIN hist h ON {join}) "
+        f"SELECT x.{ROW}, p.suppressed, {out_cols} FROM ranked x JOIN pieces_frame p "
+        "ON p.tuple_index = x.tuple_index AND x.rank_in_tuple BETWEEN p.row_from AND p.row_to "
+        "LEFT JOIN released_frame m ON m.class_id = p.class_id AND NOT p.suppressed"
+    )
+
+
+def min_class_sql(names: Sequence[str]) -> str:
+    cols = ", ".join(_quote(n) for n in names)
+    return f"SELECT MIN(c) FROM (SELECT COUNT(*) AS c FROM adult_k WHERE NOT suppressed GROUP BY {cols})"
+
+
+def load_duckdb(df: pd.DataFrame, names: Sequence[str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB holding the QI columns of ``df`` as table ``adult``, with a row number ``__row``."""
+    con = duckdb.connect()
+    source = df[list(names)].copy()
+    source.insert(0, ROW, np.arange(len(df), dtype=np.int64))
+    con.register("source_frame", source)
+    con.execute("CREATE TABLE adult AS SELECT * FROM source_frame")
+    con.unregister("source_frame")
+    return con
+
+
+def register_mapping(con: duckdb.DuckDBPyConnection, pieces: _Pieces, names: Sequence[str]) -> bool:
+    """The mapping joined where it lies (registered frames, no copies); True if no tuple is split."""
+    released = pieces.released.rename(columns={n: released_column(n) for n in names})
+    con.register("pieces_frame", pieces.pieces)
+    con.register("released_frame", released)
+    return not pieces.pieces["tuple_index"].duplicated().any()
+
+
 def run_ours_duckdb(
     df: pd.DataFrame, qis: Sequence[QIColumn], k: int, hierarchies: Mapping[str, pd.DataFrame], engine: str = "auto"
 ) -> DuckDBRun:
@@ -337,25 +402,14 @@ def run_ours_duckdb(
     names = [q.name for q in qis]
     if engine == "auto":
         engine = "microaggregate" if "microaggregate" in available_engines() else "kanon"
-    con = duckdb.connect()
+    started = time.perf_counter()
+    con = load_duckdb(df, names)
     try:
-        started = time.perf_counter()
-        source = df[names].copy()
-        source.insert(0, ROW, np.arange(len(df), dtype=np.int64))
-        con.register("source_frame", source)
-        con.execute("CREATE TABLE adult AS SELECT * FROM source_frame")
-        con.unregister("source_frame")
         load_seconds = time.perf_counter() - started
 
-        cols = ", ".join(_quote(n) for n in names)
         started = time.perf_counter()
-        # tuple id = position in QI order, numbered by a window as the engine does (portable to Snowflake)
-        order = ", ".join(f"{_quote(n)} NULLS FIRST" for n in names)
-        con.execute(
-            f"CREATE TEMP TABLE hist AS SELECT {cols}, COUNT(*) AS {COUNT}, "
-            f"row_number() OVER (ORDER BY {order}) - 1 AS tuple_index FROM adult GROUP BY {cols}"
-        )
-        histogram = fetch_pandas(con, f"SELECT {cols}, {COUNT} FROM hist ORDER BY tuple_index")  # as the pipeline
+        con.execute(histogram_sql(names))
+        histogram = fetch_pandas(con, histogram_fetch_sql(names))
         histogram_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -363,32 +417,8 @@ def run_ours_duckdb(
         search_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        # the mapping is joined where it lies (registered frames, no copies): pieces by tuple, releases by class
-        released = pieces.released.rename(columns={n: released_column(n) for n in names})
-        con.register("pieces_frame", pieces.pieces)
-        con.register("released_frame", released)
-        join = " AND ".join(f"r.{_quote(n)} IS NOT DISTINCT FROM h.{_quote(n)}" for n in names)
-        out_cols = ", ".join(f"m.{_quote(released_column(n))} AS {_quote(n)}" for n in names)
-        one_piece_per_tuple = not pieces.pieces["tuple_index"].duplicated().any()
-        if one_piece_per_tuple:
-            sql = (
-                f"CREATE TABLE adult_k AS SELECT r.{ROW}, p.suppressed, {out_cols} FROM adult r "
-                f"JOIN hist h ON {join} JOIN pieces_frame p ON p.tuple_index = h.tuple_index "
-                "LEFT JOIN released_frame m ON m.class_id = p.class_id AND NOT p.suppressed"
-            )
-        else:
-            sql = (
-                f"CREATE TABLE adult_k AS WITH ranked AS (SELECT r.{ROW}, h.tuple_index, "
-                f"row_number() OVER (PARTITION BY h.tuple_index ORDER BY r.{ROW}) AS rank_in_tuple "
-                f"FROM adult r JOIN hist h ON {join}) "
-                f"SELECT x.{ROW}, p.suppressed, {out_cols} FROM ranked x JOIN pieces_frame p "
-                "ON p.tuple_index = x.tuple_index AND x.rank_in_tuple BETWEEN p.row_from AND p.row_to "
-                "LEFT JOIN released_frame m ON m.class_id = p.class_id AND NOT p.suppressed"
-            )
-        con.execute(sql)
-        min_class = con.execute(
-            f"SELECT MIN(c) FROM (SELECT COUNT(*) AS c FROM adult_k WHERE NOT suppressed GROUP BY {cols})"
-        ).fetchone()[0]
+        con.execute(apply_sql(names, register_mapping(con, pieces, names)))
+        min_class = con.execute(min_class_sql(names)).fetchone()[0]
         apply_seconds = time.perf_counter() - started
         rows = con.execute("SELECT COUNT(*) FROM adult_k").fetchone()[0]
         output = con.execute(f"SELECT * FROM adult_k ORDER BY {ROW}").df()
