@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,13 +31,59 @@ from minimization_pipeline.catalog import Column, Table
 from minimization_pipeline.policy import Method, Mode, PassThroughAs, Role, Treatment
 from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseSession
 
-COUNT = "__count"
-TUPLE_ID = "__tuple_id"
 HISTOGRAM_TABLE = "__minimization_histogram"
-#: The partition (start of its hour or day) of a histogram tuple, for partitioned tables.
-PARTITION = "__partition"
 MAPPING_TABLE = "__minimization_mapping"
 SPLIT_TABLE = "__minimization_split"
+
+
+@dataclass(frozen=True)
+class OwnNames:
+    """The columns the engine adds beside RAW's (a tuple's id and row count, a row's number, ...).
+
+    They share one prefix that no column of the table starts with (see `own_names`), so a RAW column called
+    `__tuple_id` or `__rn` is never mistaken for the engine's own: a past bug published such a table empty.
+    """
+
+    prefix: str = "__"
+
+    @property
+    def count(self) -> str:
+        return f"{self.prefix}count"
+
+    @property
+    def tuple_id(self) -> str:
+        return f"{self.prefix}tuple_id"
+
+    @property
+    def partition(self) -> str:
+        """The partition (start of its hour or day) of a histogram tuple, for partitioned tables."""
+        return f"{self.prefix}partition"
+
+    @property
+    def row_from(self) -> str:
+        return f"{self.prefix}row_from"
+
+    @property
+    def row_to(self) -> str:
+        return f"{self.prefix}row_to"
+
+    @property
+    def row_number(self) -> str:
+        return f"{self.prefix}rn"
+
+
+def own_names(plan: TablePlan) -> OwnNames:
+    """The engine's names for this table: `__` unless some column starts with it (case-insensitively, as
+    both warehouses compare names), then one more `_` until none does."""
+    return OwnNames(own_prefix(column.name for column in plan.columns))
+
+
+def own_prefix(names: Iterable[str]) -> str:
+    folded = [name.casefold() for name in names]
+    prefix = "__"
+    while any(name.startswith(prefix) for name in folded):
+        prefix += "_"
+    return prefix
 
 
 @dataclass
@@ -91,8 +138,9 @@ def build_histogram(session: WarehouseSession, plan: TablePlan, coarsening: Coar
     per tuple a representative, the smallest and the largest original value of every coarsened QI (see
     `coarsen`).
     """
+    own = own_names(plan)
     if coarsening is not None and coarsening.coarsened:
-        select = coarsen.histogram_select(plan, coarsening, COUNT, TUPLE_ID)
+        select = coarsen.histogram_select(plan, coarsening, own.count, own.tuple_id)
     else:
         qis = [_col(column.name) for column in plan.quasi]
         if plan.slice is not None:  # one histogram per partition: the partition is part of the tuple
@@ -101,10 +149,12 @@ def build_histogram(session: WarehouseSession, plan: TablePlan, coarsening: Coar
         numbered = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
         projections = [q.copy() for q in qis]
         if plan.slice is not None:
-            projections[0] = projections[0].as_(PARTITION, quoted=True)
+            projections[0] = projections[0].as_(own.partition, quoted=True)
         select = (
             exp.select(
-                *projections, exp.Count(this=exp.Star()).as_(COUNT, quoted=True), numbered.as_(TUPLE_ID, quoted=True)
+                *projections,
+                exp.Count(this=exp.Star()).as_(own.count, quoted=True),
+                numbered.as_(own.tuple_id, quoted=True),
             )
             .from_(plan.source.expression())
             .group_by(*[q.copy() for q in qis])
@@ -119,26 +169,22 @@ def build_histogram(session: WarehouseSession, plan: TablePlan, coarsening: Coar
         )
     )
     if coarsening is not None and coarsening.coarsened:
-        return session.fetch_df(coarsen.histogram_fetch(plan, coarsening, _histogram_table(), TUPLE_ID))
-    fetch = exp.select("*").from_(_histogram_table()).order_by(_col(TUPLE_ID))
+        return session.fetch_df(coarsen.histogram_fetch(plan, coarsening, _histogram_table(), own.tuple_id))
+    fetch = exp.select("*").from_(_histogram_table()).order_by(_col(own.tuple_id))
     return session.fetch_df(fetch)
 
 
 def _tuple_match(plan: TablePlan, coarsening: Coarsening | None) -> exp.Expression:
     """RAW row `r` belongs to histogram tuple `h`: null-safe equality of the (coarse) keys."""
+    own = own_names(plan)
     matches = []
     for column in plan.quasi:
         value = _col(column.name, "r")
         key = coarsening.key(column, value) if coarsening is not None else value
         matches.append(exp.NullSafeEQ(this=key, expression=_col(column.name, "h")))
     if plan.slice is not None:
-        matches.insert(0, exp.EQ(this=plan.slice.bucket("r"), expression=_col(PARTITION, "h")))
+        matches.insert(0, exp.EQ(this=plan.slice.bucket("r"), expression=_col(own.partition, "h")))
     return exp.and_(*matches)
-
-
-ROW_FROM = "__row_from"
-ROW_TO = "__row_to"
-ROW_NUMBER = "__rn"
 
 
 @dataclass
@@ -176,18 +222,19 @@ def _generalize(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     Suppressed rows are left out of the output (as ARX removes them): kept as all-NULL rows they could
     form a class smaller than k.
     """
+    own = own_names(plan)
     names = [column.name for column in plan.quasi]
     hierarchies = {c.name: load_hierarchy(c.policy.hierarchy, column=c.name) for c in plan.quasi}
     try:
-        result = generalize(histogram[[*names, COUNT]], hierarchies, plan.k, plan.max_suppression, COUNT)
+        result = generalize(histogram[[*names, own.count]], hierarchies, plan.k, plan.max_suppression, own.count)
     except KAnonymityError as error:
         raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
     kept = ~result.mapping["suppressed"].to_numpy()
     frame = pd.DataFrame(
         {
-            TUPLE_ID: histogram[TUPLE_ID].to_numpy()[kept],
-            ROW_FROM: np.ones(int(kept.sum()), dtype=np.int64),
-            ROW_TO: histogram[COUNT].to_numpy()[kept],
+            own.tuple_id: histogram[own.tuple_id].to_numpy()[kept],
+            own.row_from: np.ones(int(kept.sum()), dtype=np.int64),
+            own.row_to: histogram[own.count].to_numpy()[kept],
         }
     )
     for name in names:
@@ -212,6 +259,7 @@ def build_sensitive_histogram(
     The rank orders values NULLS FIRST, exactly as `_numbered_source` numbers a tuple's rows, so Python
     knows which sensitive values fall in each row range without ever seeing a value.
     """
+    own = own_names(plan)
     assert plan.l_diversity is not None
     sensitive = _col(plan.l_diversity.column, "r")
     rank = exp.Window(
@@ -219,10 +267,10 @@ def build_sensitive_histogram(
         order=exp.Order(expressions=[exp.Ordered(this=sensitive.copy(), nulls_first=True)]),
     )
     query = (
-        exp.select(_col(TUPLE_ID, "h"), rank.as_("value_order"), exp.Count(this=exp.Star()).as_("count"))
+        exp.select(_col(own.tuple_id, "h"), rank.as_("value_order"), exp.Count(this=exp.Star()).as_("count"))
         .from_(plan.source.expression("r"))
         .join(_histogram_table().as_("h", quoted=True), on=_tuple_match(plan, coarsening))
-        .group_by(_col(TUPLE_ID, "h"), sensitive.copy())
+        .group_by(_col(own.tuple_id, "h"), sensitive.copy())
     )
     return session.fetch_df(query)
 
@@ -231,13 +279,14 @@ def _l_diverse(
     plan: TablePlan, histogram: pd.DataFrame, result: MicroaggregateResult, sensitive: pd.DataFrame
 ) -> tuple[MicroaggregateResult, dict[str, object]]:
     """Merge classes that hold fewer than l distinct sensitive values (see `ldiversity`)."""
+    own = own_names(plan)
     from minimization_pipeline.anonymize.ldiversity import enforce_l_diversity
 
     assert plan.l_diversity is not None
-    index_of = pd.Series(np.arange(len(histogram)), index=histogram[TUPLE_ID].to_numpy())
+    index_of = pd.Series(np.arange(len(histogram)), index=histogram[own.tuple_id].to_numpy())
     frame = pd.DataFrame(
         {
-            "tuple_index": index_of.loc[sensitive[TUPLE_ID].to_numpy()].to_numpy(),
+            "tuple_index": index_of.loc[sensitive[own.tuple_id].to_numpy()].to_numpy(),
             "value_order": sensitive["value_order"].to_numpy(),
             "count": sensitive["count"].to_numpy(),
         }
@@ -270,6 +319,7 @@ def search(
     On a coarse histogram (`coarsening`), the search orders and scores the keys, each class releases the
     representatives of its representative tuples, and the GCP is the upper bound of `coarsen.coarse_gcp`.
     """
+    own = own_names(plan)
     if plan.mode is Mode.GENERALIZE:
         return _generalize(plan, histogram)
     coarse = coarsening if coarsening is not None and coarsening.coarsened else None
@@ -281,7 +331,7 @@ def search(
     max_suppression = 0.0 if plan.l_diversity else plan.max_suppression
     try:
         result = microaggregate(
-            histogram[[*names, COUNT]], qis, plan.k, hierarchies, max_suppression, COUNT, released=released
+            histogram[[*names, own.count]], qis, plan.k, hierarchies, max_suppression, own.count, released=released
         )
     except KAnonymityError as error:
         raise KAnonymityError(f"{plan.source}: {error}; nothing was published") from error
@@ -290,20 +340,20 @@ def search(
         if sensitive is None:
             raise ValueError("l-diversity needs the sensitive histogram")
         result, diversity = _l_diverse(plan, histogram, result, sensitive)
-    pieces = released_pieces(histogram[[*names, COUNT]], result, COUNT)
+    pieces = released_pieces(histogram[[*names, own.count]], result, own.count)
     if coarse:
-        report = coarsen.coarse_gcp(plan, coarse, histogram, result.assignments, hierarchies, COUNT)
+        report = coarsen.coarse_gcp(plan, coarse, histogram, result.assignments, hierarchies, own.count)
     elif not score:  # the caller scores many releases at once
         report = {}
     else:
-        scored = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, COUNT)
+        scored = gcp(pieces, pieces["class_id"], qis, hierarchies, pieces["suppressed"], pieces, own.count)
         report = {f"gcp_{key}" if key == "gcp" else key: value for key, value in scored.as_metadata().items()}
     assignments = result.assignments
     frame = pd.DataFrame(
         {
-            TUPLE_ID: histogram[TUPLE_ID].to_numpy()[assignments["tuple_index"].to_numpy()],
-            ROW_FROM: assignments["row_from"].to_numpy(),
-            ROW_TO: assignments["row_to"].to_numpy(),
+            own.tuple_id: histogram[own.tuple_id].to_numpy()[assignments["tuple_index"].to_numpy()],
+            own.row_from: assignments["row_from"].to_numpy(),
+            own.row_to: assignments["row_to"].to_numpy(),
         }
     )
     for name in names:
@@ -328,20 +378,21 @@ def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     is one class (no cut leaves k rows on both sides): all such partitions are done at once, vectorized;
     the others get the full search each.
     """
+    own = own_names(plan)
     names = [column.name for column in plan.quasi]
-    rows_of = histogram.groupby(PARTITION, sort=True)[COUNT].sum()
+    rows_of = histogram.groupby(own.partition, sort=True)[own.count].sum()
     held = rows_of[rows_of < plan.k]
     single = rows_of[(rows_of >= plan.k) & (rows_of < 2 * plan.k)]
     searched = rows_of[rows_of >= 2 * plan.k]
-    partition = histogram[PARTITION]
+    partition = histogram[own.partition]
     pieces: list[pd.DataFrame] = []
     scored: list[pd.DataFrame] = []  # every piece with its original values and a class id unique in the slice
     classes = 0
     if len(single):
         ones = histogram[partition.isin(single.index)]
         pieces.append(single_class_pieces(plan, ones))
-        originals = ones[[*names, COUNT]].reset_index(drop=True)
-        originals["class_id"] = pd.factorize(ones[PARTITION])[0]
+        originals = ones[[*names, own.count]].reset_index(drop=True)
+        originals["class_id"] = pd.factorize(ones[own.partition])[0]
         originals["suppressed"] = False
         for name in names:
             originals[released_column(name)] = pieces[-1][released_column(name)].to_numpy()
@@ -349,7 +400,7 @@ def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
         classes = int(originals["class_id"].max()) + 1
     split = False
     suppressed = 0
-    for _, group in histogram[partition.isin(searched.index)].groupby(PARTITION, sort=True):
+    for _, group in histogram[partition.isin(searched.index)].groupby(own.partition, sort=True):
         release = search(plan, group.reset_index(drop=True), score=False)
         pieces.append(release.pieces)
         split |= release.split
@@ -359,7 +410,7 @@ def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
         part["class_id"] = np.where(part["suppressed"], -1, part["class_id"] + classes)
         classes = int(part["class_id"].max()) + 1 if len(part) else classes
         scored.append(part)
-    columns = [TUPLE_ID, ROW_FROM, ROW_TO, *(released_column(name) for name in names)]
+    columns = [own.tuple_id, own.row_from, own.row_to, *(released_column(name) for name in names)]
     frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame({c: [] for c in columns})
     metrics: dict[str, object] = {
         "mode": plan.mode.value,
@@ -373,7 +424,7 @@ def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
         everything = pd.concat(scored, ignore_index=True)
         report = gcp(
             everything, everything["class_id"], plan.qi_columns, _hierarchies(plan), everything["suppressed"],
-            everything, COUNT,
+            everything, own.count,
         )  # fmt: skip
         metrics.update({f"gcp_{key}" if key == "gcp" else key: value for key, value in report.as_metadata().items()})
     if len(held):
@@ -386,25 +437,28 @@ def single_class_pieces(plan: TablePlan, histogram: pd.DataFrame) -> pd.DataFram
     """Each partition of ``histogram`` released as one class: every tuple gets the partition's
     representative, as the search gives a class -- numbers and dates the weighted (lower) median,
     categories the most common value (ties: the smallest), NULLs left out unless all are NULL."""
+    own = own_names(plan)
     frame = pd.DataFrame(
         {
-            TUPLE_ID: histogram[TUPLE_ID].to_numpy(),
-            ROW_FROM: np.ones(len(histogram), dtype=np.int64),
-            ROW_TO: histogram[COUNT].to_numpy().astype(np.int64),
+            own.tuple_id: histogram[own.tuple_id].to_numpy(),
+            own.row_from: np.ones(len(histogram), dtype=np.int64),
+            own.row_to: histogram[own.count].to_numpy().astype(np.int64),
         }
     )
-    partition = histogram[PARTITION].to_numpy()
+    partition = histogram[own.partition].to_numpy()
     for column in plan.quasi:
-        values = histogram[[PARTITION, column.name, COUNT]].dropna(subset=[column.name])
+        values = histogram[[own.partition, column.name, own.count]].dropna(subset=[column.name])
         if column.qi_kind is QIKind.CATEGORICAL:
-            counts = values.groupby([PARTITION, column.name], sort=True)[COUNT].sum().reset_index()
-            counts = counts.sort_values([PARTITION, COUNT], ascending=[True, False], kind="stable")
-            chosen = counts.drop_duplicates(PARTITION).set_index(PARTITION)[column.name]
+            counts = values.groupby([own.partition, column.name], sort=True)[own.count].sum().reset_index()
+            counts = counts.sort_values([own.partition, own.count], ascending=[True, False], kind="stable")
+            chosen = counts.drop_duplicates(own.partition).set_index(own.partition)[column.name]
         else:
-            ordered = values.sort_values([PARTITION, column.name], kind="stable")
-            cumulative = ordered.groupby(PARTITION, sort=False)[COUNT].cumsum()
-            total = ordered.groupby(PARTITION, sort=False)[COUNT].transform("sum")
-            chosen = ordered[2 * cumulative >= total].drop_duplicates(PARTITION).set_index(PARTITION)[column.name]
+            ordered = values.sort_values([own.partition, column.name], kind="stable")
+            cumulative = ordered.groupby(own.partition, sort=False)[own.count].cumsum()
+            total = ordered.groupby(own.partition, sort=False)[own.count].transform("sum")
+            chosen = (
+                ordered[2 * cumulative >= total].drop_duplicates(own.partition).set_index(own.partition)[column.name]
+            )
         released = pd.Series(partition).map(chosen)
         frame[released_column(column.name)] = released.astype(histogram[column.name].dtype, errors="ignore").to_numpy()
     return frame
@@ -412,13 +466,14 @@ def single_class_pieces(plan: TablePlan, histogram: pd.DataFrame) -> pd.DataFram
 
 def upload_release(session: WarehouseSession, plan: TablePlan, release: Release) -> None:
     """The pieces, cast back to the source types, as a session-scoped table."""
-    types = {TUPLE_ID: _type("BIGINT"), ROW_FROM: _type("BIGINT"), ROW_TO: _type("BIGINT")}
+    own = own_names(plan)
+    types = {own.tuple_id: _type("BIGINT"), own.row_from: _type("BIGINT"), own.row_to: _type("BIGINT")}
     for column in plan.quasi:
         types[released_column(column.name)] = _type(plan.output_type(column))
     session.upload_temp(MAPPING_TABLE, release.pieces, types)
     if release.split:
-        split = pd.DataFrame({TUPLE_ID: _split_tuples(release.pieces[TUPLE_ID])})
-        session.upload_temp(SPLIT_TABLE, split, {TUPLE_ID: _type("BIGINT")})
+        split = pd.DataFrame({own.tuple_id: _split_tuples(release.pieces[own.tuple_id])})
+        session.upload_temp(SPLIT_TABLE, split, {own.tuple_id: _type("BIGINT")})
 
 
 def _split_tuples(tuple_ids: pd.Series) -> np.ndarray:
@@ -433,20 +488,23 @@ def _numbered_source(plan: TablePlan, split: bool, coarsening: Coarsening | None
     (rows 1..count). The window then sorts the few split tuples' rows instead of the whole table. The
     numbering orders by every column, so reruns on the same data send the same rows to the same class.
     """
+    own = own_names(plan)
     match = _tuple_match(plan, coarsening)
     star = exp.Column(this=exp.Star(), table=exp.to_identifier("r", quoted=True))
     histogram = _histogram_table().as_("h", quoted=True)
     if not split:
         return (
-            exp.select(star, _col(TUPLE_ID, "h"))
+            exp.select(star, _col(own.tuple_id, "h"))
             .from_(plan.source.expression("r"))
             .join(histogram, on=match)
             .subquery("n")
         )
-    split_ids = exp.select(_col(TUPLE_ID)).from_(exp.Table(this=exp.to_identifier(SPLIT_TABLE, quoted=True)))
-    in_split = exp.In(this=_col(TUPLE_ID, "h"), query=split_ids.subquery(copy=False))
+    split_ids = exp.select(_col(own.tuple_id)).from_(exp.Table(this=exp.to_identifier(SPLIT_TABLE, quoted=True)))
+    in_split = exp.In(this=_col(own.tuple_id, "h"), query=split_ids.subquery(copy=False))
     whole = (
-        exp.select(star.copy(), _col(TUPLE_ID, "h"), exp.cast(exp.Literal.number(1), _type("BIGINT")).as_(ROW_NUMBER))
+        exp.select(
+            star.copy(), _col(own.tuple_id, "h"), exp.cast(exp.Literal.number(1), _type("BIGINT")).as_(own.row_number)
+        )
         .from_(plan.source.expression("r"))
         .join(histogram.copy(), on=match.copy())
         .where(exp.Not(this=in_split.copy()))
@@ -454,9 +512,9 @@ def _numbered_source(plan: TablePlan, split: bool, coarsening: Coarsening | None
     keys = [exp.Ordered(this=_col(c.name, "r")) for c in plan.columns]
     if plan.l_diversity is not None:  # the order `build_sensitive_histogram` ranks values in
         keys.insert(0, exp.Ordered(this=_col(plan.l_diversity.column, "r"), nulls_first=True))
-    window = exp.Window(this=exp.RowNumber(), partition_by=[_col(TUPLE_ID, "h")], order=exp.Order(expressions=keys))
+    window = exp.Window(this=exp.RowNumber(), partition_by=[_col(own.tuple_id, "h")], order=exp.Order(expressions=keys))
     numbered = (
-        exp.select(star.copy(), _col(TUPLE_ID, "h"), window.as_(ROW_NUMBER, quoted=True))
+        exp.select(star.copy(), _col(own.tuple_id, "h"), window.as_(own.row_number, quoted=True))
         .from_(plan.source.expression("r"))
         .join(histogram.copy(), on=match.copy())
         .where(in_split)
@@ -468,6 +526,7 @@ def build_select(
     session: WarehouseSession, plan: TablePlan, split: bool = False, coarsening: Coarsening | None = None
 ) -> exp.Select:
     """The SELECT that produces the released table, columns in source order with source types."""
+    own = own_names(plan)
     secret = session.secret_expression()
     alias = "n" if plan.quasi else "r"
     projections = []
@@ -482,9 +541,9 @@ def build_select(
         projections.append(released.as_(column.name, quoted=True))
     if not plan.quasi:
         return exp.select(*projections).from_(plan.source.expression("r"))
-    on = exp.EQ(this=_col(TUPLE_ID, "n"), expression=_col(TUPLE_ID, "m"))
+    on = exp.EQ(this=_col(own.tuple_id, "n"), expression=_col(own.tuple_id, "m"))
     if split:
-        in_range = exp.Between(this=_col(ROW_NUMBER, "n"), low=_col(ROW_FROM, "m"), high=_col(ROW_TO, "m"))
+        in_range = exp.Between(this=_col(own.row_number, "n"), low=_col(own.row_from, "m"), high=_col(own.row_to, "m"))
         on = exp.and_(on, in_range)
     mapping = exp.Table(this=exp.to_identifier(MAPPING_TABLE, quoted=True)).as_("m", quoted=True)
     return exp.select(*projections).from_(_numbered_source(plan, split, coarsening)).join(mapping, on=on)
@@ -517,6 +576,9 @@ def run_checks(
         verify.NO_RAW_IDENTIFIERS: lambda: verify.check_no_raw_identifiers(session, output, plan),
         verify.SCHEMA_PARITY: lambda: verify.check_schema_parity(_expected_schema(plan), session.describe(output)),
         verify.PATTERN_SCAN: lambda: verify.check_patterns(session, output, plan),
+        verify.ROWS_ACCOUNTED: lambda: verify.check_rows_accounted(
+            session, output, plan, _rows_expected(plan, release)
+        ),
     }
     if plan.l_diversity is not None:
         runners[verify.L_DIVERSITY] = lambda: verify.check_l_diversity(session, output, plan)
@@ -528,6 +590,17 @@ def run_checks(
     return checks
 
 
+def _rows_expected(plan: TablePlan, release: Release | None) -> verify.RowsExpected:
+    """What the release does with the source's rows (no release: every row is written once)."""
+    if release is None:
+        return verify.RowsExpected(mapped=None)
+    own = own_names(plan)
+    pieces = release.pieces
+    mapped = int((pieces[own.row_to] - pieces[own.row_from] + 1).sum()) if len(pieces) else 0
+    dropped = int(release.metrics.get("rows_suppressed", 0)) if plan.mode is Mode.GENERALIZE else 0
+    return verify.RowsExpected(mapped, dropped, int(release.metrics.get("rows_held_back", 0)))
+
+
 def measure_before(session: WarehouseSession, plan: TablePlan, histogram: pd.DataFrame, release: Release) -> None:
     """Risk on RAW (before) and the linkage attack on RAW and on the release, into ``release.metrics``;
     the before/after distributions for the plots.
@@ -535,8 +608,9 @@ def measure_before(session: WarehouseSession, plan: TablePlan, histogram: pd.Dat
     From the histogram when it holds RAW's tuples. A coarsened histogram holds coarse keys: RAW's class sizes
     are then counted in SQL, and the attack figures are the strongest attacker's expectation.
     """
+    own = own_names(plan)
     if release.coarsening is None:
-        counts = histogram[COUNT].to_numpy(np.int64)
+        counts = histogram[own.count].to_numpy(np.int64)
         before = risk.risk_from_class_sizes(counts)
         release.metrics.update(before.as_metadata("_before"))
         release.metrics.update(risk.linkage_on_raw(counts).as_metadata("_before"))
@@ -559,11 +633,12 @@ def _distributions(
     plan: TablePlan, histogram: pd.DataFrame, release: Release
 ) -> dict[str, tuple[pd.Series, pd.Series]]:
     """Rows per value of every quasi-identifier, in RAW (the histogram) and in the release (the pieces)."""
+    own = own_names(plan)
     pieces = release.pieces
-    rows = (pieces[ROW_TO] - pieces[ROW_FROM] + 1).to_numpy()
+    rows = (pieces[own.row_to] - pieces[own.row_from] + 1).to_numpy()
     out = {}
     for column in plan.quasi:
-        before = histogram.groupby(column.name, dropna=False, sort=True)[COUNT].sum()
+        before = histogram.groupby(column.name, dropna=False, sort=True)[own.count].sum()
         after = pd.Series(rows).groupby(pieces[released_column(column.name)].to_numpy(), dropna=False).sum()
         out[column.name] = (before, after)
     return out
@@ -571,29 +646,31 @@ def _distributions(
 
 def _with_linkage(plan: TablePlan, histogram: pd.DataFrame, release: Release) -> None:
     """The simulated attack on the release: targets drawn from RAW's tuples, looked for among the pieces."""
+    own = own_names(plan)
     names = [column.name for column in plan.quasi]
     kinds = {column.name: column.qi_kind for column in plan.quasi}
     released = {name: released_column(name) for name in names}
     pieces = release.pieces
-    position = pd.Index(histogram[TUPLE_ID].to_numpy()).get_indexer(pieces[TUPLE_ID].to_numpy())
+    position = pd.Index(histogram[own.tuple_id].to_numpy()).get_indexer(pieces[own.tuple_id].to_numpy())
     frame = pd.DataFrame(
-        {"tuple_index": position, "row_from": pieces[ROW_FROM].to_numpy(), "row_to": pieces[ROW_TO].to_numpy()}
+        {"tuple_index": position, "row_from": pieces[own.row_from].to_numpy(), "row_to": pieces[own.row_to].to_numpy()}
     )
     for name in names:
         frame[released[name]] = pieces[released[name]].to_numpy()
-    original = histogram[[*names, COUNT]]
+    original = histogram[[*names, own.count]]
     if plan.slice is not None:  # the partition is known to the attacker (its time column is kept)
-        kinds[PARTITION] = QIKind.CATEGORICAL
-        released[PARTITION] = PARTITION
-        original = histogram[[PARTITION, *names, COUNT]]
-        frame[PARTITION] = histogram[PARTITION].to_numpy()[position]
-    attack = risk.simulate_linkage(original, frame, kinds, COUNT, released, exact=plan.mode is Mode.GENERALIZE)
+        kinds[own.partition] = QIKind.CATEGORICAL
+        released[own.partition] = own.partition
+        original = histogram[[own.partition, *names, own.count]]
+        frame[own.partition] = histogram[own.partition].to_numpy()[position]
+    attack = risk.simulate_linkage(original, frame, kinds, own.count, released, exact=plan.mode is Mode.GENERALIZE)
     release.linkage = attack
     release.metrics.update(attack.as_metadata("_after"))
 
 
 def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None = None) -> Release | None:
     """Steps 2–3 and the upload of step 4; returns the release with its metrics."""
+    own = own_names(plan)
     if not plan.quasi:
         return None
     started = time.perf_counter()
@@ -615,7 +692,7 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
     release.metrics.update(
         risk_seconds=round(risk_seconds, 3),
         distinct_tuples=len(histogram),
-        split_tuples=_split_tuples(release.pieces[TUPLE_ID]).size,
+        split_tuples=_split_tuples(release.pieces[own.tuple_id]).size,
         histogram_seconds=round(histogram_seconds, 3),
         search_seconds=round(time.perf_counter() - started - histogram_seconds - risk_seconds, 3),
     )

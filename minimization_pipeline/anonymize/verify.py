@@ -26,7 +26,8 @@ SCHEMA_PARITY = "schema_parity"
 PATTERN_SCAN = "pattern_scan"
 L_DIVERSITY = "l_diversity"
 RE_IDENTIFICATION_RISK = "re_identification_risk"
-CHECK_NAMES = (K_ANONYMITY, RE_IDENTIFICATION_RISK, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN)
+ROWS_ACCOUNTED = "rows_accounted"
+CHECK_NAMES = (K_ANONYMITY, RE_IDENTIFICATION_RISK, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN, ROWS_ACCOUNTED)
 CHECK_DESCRIPTIONS = {
     K_ANONYMITY: "Every combination of quasi-identifier values is shared by at least k rows.",
     RE_IDENTIFICATION_RISK: "Highest prosecutor risk and a simulated linkage attack's success are at most the "
@@ -35,6 +36,7 @@ CHECK_DESCRIPTIONS = {
     SCHEMA_PARITY: "Same columns, order and types as the source, so dbt models run unchanged.",
     L_DIVERSITY: "Every class holds at least l distinct values of the sensitive attribute.",
     PATTERN_SCAN: "No value looks like an email, phone, card number or IP address unless the policy allows it.",
+    ROWS_ACCOUNTED: "Every RAW row is accounted for: RAW rows = published + suppressed (left out) + held back.",
 }
 
 #: RE2 patterns (DuckDB and Snowflake both speak RE2-like syntax). Boundaries exclude word
@@ -130,6 +132,53 @@ def check_risk(plan: TablePlan, classes: RiskReport | None, linkage: LinkageAtta
         (summary + f" <= max_risk {limit:.4g}") if passed else "; ".join(problems),
         metadata,
     )
+
+
+@dataclass(frozen=True)
+class RowsExpected:
+    """What the release says becomes of the source's rows: how many it maps to output rows, and how many it
+    leaves out on purpose (suppressed rows a mode drops, partitions held back under k)."""
+
+    mapped: int | None  # None: no mapping (every row is copied or pseudonymized in place)
+    left_out_suppressed: int = 0
+    held_back: int = 0
+
+
+def check_rows_accounted(
+    session: WarehouseSession, output: TableRef, plan: TablePlan, expected: RowsExpected
+) -> CheckOutcome:
+    """RAW rows = published + suppressed (left out) + held back, and published = what the mapping maps.
+
+    Counted in one statement on the source and the output. Why: a k check passes on an empty table, so
+    without this a release that lost rows (a past bug did, when RAW columns shadowed the engine's) looked
+    green.
+    """
+    count = exp.select("COUNT(*)")
+    query = exp.select(
+        count.copy().from_(plan.source.expression()).subquery(copy=False).as_("source_rows"),
+        count.copy().from_(output.expression()).subquery(copy=False).as_("output_rows"),
+    )
+    source_rows, output_rows = (int(value) for value in session.fetch_all(query)[0])
+    left_out = expected.left_out_suppressed + expected.held_back
+    metadata: dict[str, object] = {
+        "source_rows": source_rows,
+        "published_rows": output_rows,
+        "suppressed_rows_left_out": expected.left_out_suppressed,
+        "held_back_rows": expected.held_back,
+    }
+    problems = []
+    if source_rows != output_rows + left_out:
+        problems.append(
+            f"{source_rows:,} RAW rows != {output_rows:,} published + {expected.left_out_suppressed:,} suppressed "
+            f"+ {expected.held_back:,} held back"
+        )
+    if expected.mapped is not None and expected.mapped != output_rows:
+        problems.append(f"the release maps {expected.mapped:,} rows but {output_rows:,} were written")
+    summary = "; ".join(problems) or (
+        f"{source_rows:,} RAW rows = {output_rows:,} published + {expected.left_out_suppressed:,} suppressed + "
+        f"{expected.held_back:,} held back"
+    )
+    return CheckOutcome(ROWS_ACCOUNTED, not problems, f"{plan.source}: {summary}" if problems else summary, metadata)
 
 
 #: risks are rounded to 6 places; a 1/k risk must not fail its own 1/k limit by rounding

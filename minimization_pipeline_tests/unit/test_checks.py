@@ -264,3 +264,33 @@ def test_checks_never_send_the_secret(session: DuckDBSession, good: TablePlan) -
     verify.check_patterns(session, SAFE_USERS, good)
     assert session.statements
     assert not [statement for statement in session.statements if SECRET in statement]
+
+
+def test_rows_accounted_passes_when_every_raw_row_is_published(session: DuckDBSession) -> None:
+    plan = users_plan(session)
+    write_pseudonymized(session, plan, RAW_USERS, SAFE_USERS)
+    outcome = verify.check_rows_accounted(session, SAFE_USERS, plan, verify.RowsExpected(mapped=20))
+    assert outcome.passed, outcome.summary
+    assert outcome.metadata["source_rows"] == outcome.metadata["published_rows"] == 20
+
+
+def test_rows_accounted_fails_on_lost_rows_even_when_k_passes(session: DuckDBSession) -> None:
+    """An empty output passes the k check (no class is under k); the row count is what catches it."""
+    plan = users_plan(session)
+    write_pseudonymized(session, plan, RAW_USERS, SAFE_USERS)
+    session.execute("DELETE FROM raw_safe.app.users")
+    assert verify.check_k_anonymity(session, SAFE_USERS, plan).passed
+    outcome = verify.check_rows_accounted(session, SAFE_USERS, plan, verify.RowsExpected(mapped=20))
+    assert not outcome.passed
+    assert "raw.app.users" in outcome.summary and "20 RAW rows != 0 published" in outcome.summary
+
+
+def test_rows_accounted_counts_held_back_and_dropped_rows(session: DuckDBSession) -> None:
+    plan = users_plan(session)
+    write_pseudonymized(session, plan, RAW_USERS, SAFE_USERS)
+    session.execute("DELETE FROM raw_safe.app.users WHERE id < 5")
+    expected = verify.RowsExpected(mapped=15, left_out_suppressed=2, held_back=3)
+    assert verify.check_rows_accounted(session, SAFE_USERS, plan, expected).passed
+    wrong = verify.RowsExpected(mapped=15, left_out_suppressed=2, held_back=2)
+    assert not verify.check_rows_accounted(session, SAFE_USERS, plan, wrong).passed
+    assert not verify.check_rows_accounted(session, SAFE_USERS, plan, verify.RowsExpected(mapped=16, held_back=5)).passed
