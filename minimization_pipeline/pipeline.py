@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
 from minimization_pipeline.anonymize.engine import TableResult, commit_held, discard_held, publish
+from minimization_pipeline.anonymize.evidence import RareValues, rare_values
 from minimization_pipeline.anonymize.joins import JOIN_LINKAGE, JoinSide, check_join_path
-from minimization_pipeline.anonymize.plan import TablePlan, plan_public, plan_table
+from minimization_pipeline.anonymize.plan import TablePlan, fail_closed, plan_public, plan_table
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.policy import (
@@ -32,7 +33,13 @@ from minimization_pipeline.policy import (
 from minimization_pipeline.retention import RetentionReport, apply_retention
 from minimization_pipeline.schema_sync import SchemaSync, TableDrift, TableKey, compare, table_drift
 from minimization_pipeline.settings import resolve_secret
-from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseLockedError
+from minimization_pipeline.warehouse.base import (
+    STAGING_SUFFIX,
+    TableRef,
+    Warehouse,
+    WarehouseLockedError,
+    WarehouseSession,
+)
 from minimization_pipeline.warehouse.duckdb import DuckDBWarehouse
 from minimization_pipeline.warehouse.snowflake import SnowflakeWarehouse
 
@@ -54,6 +61,8 @@ SAMPLE_ROWS = 200
 #: (hash, mask, fake, null) releases no RAW value, so a fair guess is enough; a quasi-identifier releases
 #: values shared by k rows; keep and sensitive release RAW values as they are, so they must be near certain.
 ACCEPT = {Role.DIRECT: 0.5, Role.QUASI: 0.6, Role.SENSITIVE: 0.8, Role.KEEP: 0.8}
+#: Roles that release a column's RAW values unchanged: from a proposal, only with whole-table evidence.
+RELEASED_AS_IS = (Role.KEEP, Role.SENSITIVE)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,8 @@ class TableReview:
     plan: TablePlan | None
     proposals: dict[str, Classification]
     problem: str | None
+    #: whole-table evidence for each proposal to release a column as it is (see `anonymize.evidence`)
+    evidence: dict[str, RareValues] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -190,16 +201,44 @@ class Pipeline:
 
     def _plan(self, raw_table: Table, policy: Policy) -> tuple[TablePlan, dict[str, Classification]]:
         """The plan of one (not excluded) table, and the classifier's view of every column it judged."""
+        plan, proposals, _ = self._plan_with_evidence(raw_table, policy)
+        return plan, proposals
+
+    def _plan_with_evidence(
+        self, raw_table: Table, policy: Policy
+    ) -> tuple[TablePlan, dict[str, Classification], dict[str, RareValues]]:
+        """The plan, the classifier's view, and the whole-table evidence for every proposal to release a column
+        as it is (keep or sensitive): followed only when no value is held by fewer than k rows."""
         table_policy = policy.table(raw_table.schema, raw_table.name)
+        k = policy.k_for(table_policy)
         named = set(table_policy.columns) if table_policy else set()
-        proposals = self.classify_unnamed(raw_table, [c.name for c in raw_table.columns if c.name not in named])
+        unnamed = [c.name for c in raw_table.columns if c.name not in named]
+        proposals: dict[str, Classification] = {}
+        evidence: dict[str, RareValues] = {}
+        if unnamed:
+            source = TableRef(RAW, raw_table.schema, raw_table.name)
+            with self.warehouse().session(read=[RAW], purpose=f"classify:{source}") as session:
+                proposals = self.classify_unnamed(raw_table, unnamed, session)
+                as_is = [
+                    name
+                    for name, proposal in proposals.items()
+                    if proposal.role in RELEASED_AS_IS and proposal.confidence >= ACCEPT[proposal.role]
+                ]
+                evidence = rare_values(session, source, as_is, k)
         accepted = {}
         for name, proposal in proposals.items():
-            if proposal.confidence >= ACCEPT[proposal.role]:
-                why = "; ".join(proposal.evidence[:3])
-                accepted[name] = (proposal.to_policy(), f"classified ({proposal.confidence:.0%}): {why}")
-        plan = plan_table(raw_table, table_policy, policy.k_for(table_policy), RAW, RAW_SAFE, accepted)
-        return plan, proposals
+            if proposal.confidence < ACCEPT[proposal.role]:
+                continue
+            why = "; ".join(proposal.evidence[:3])
+            found = evidence.get(name)
+            if found is not None and not found.harmless:
+                data_type = raw_table.column(name).data_type  # type: ignore[union-attr]
+                accepted[name] = fail_closed(data_type, f"{found.describe()}, so not kept as the classifier proposed")
+            else:
+                confirmed = f"; {found.describe()}" if found is not None else ""
+                accepted[name] = (proposal.to_policy(), f"classified ({proposal.confidence:.0%}): {why}{confirmed}")
+        plan = plan_table(raw_table, table_policy, k, RAW, RAW_SAFE, accepted)
+        return plan, proposals, evidence
 
     def review(self, tables: Iterable[TableKey] | None = None) -> list[TableReview]:
         """What every RAW table (or the given ones) will get and why, for a reviewer: nothing is written.
@@ -221,31 +260,31 @@ class Pipeline:
                 reviews.append(TableReview(raw_table, table_policy is not None, None, {}, "excluded by the policy"))
                 continue
             try:
-                plan, proposals = self._plan(raw_table, policy)
+                plan, proposals, evidence = self._plan_with_evidence(raw_table, policy)
             except PolicyError as error:
                 reviews.append(TableReview(raw_table, table_policy is not None, None, {}, str(error)))
                 continue
-            reviews.append(TableReview(raw_table, table_policy is not None, plan, proposals, None))
+            reviews.append(TableReview(raw_table, table_policy is not None, plan, proposals, None, evidence))
         if wanted:
             missing = wanted - {(t.schema, t.name) for t in catalog.tables}
             if missing:
                 raise PolicyError(f"not in RAW: {', '.join(f'{s}.{t}' for s, t in sorted(missing))}")
         return reviews
 
-    def classify_unnamed(self, raw_table: Table, columns: list[str]) -> dict[str, Classification]:
+    def classify_unnamed(
+        self, raw_table: Table, columns: list[str], session: WarehouseSession
+    ) -> dict[str, Classification]:
         """The classifier's proposal for each column the policy does not name, from a bounded sample
         taken in the warehouse (a seeded 200-row reservoir: the same rows on every run).
 
-        Whether a proposal is accepted is the caller's decision (see ``ACCEPT``): a proposal to keep a
-        column as is needs the highest confidence, since it is the one that could leak.
+        Whether a proposal is accepted is the caller's decision (see ``ACCEPT`` and ``RELEASED_AS_IS``): a
+        proposal to keep a column as is needs the highest confidence and whole-table evidence, since it is the
+        one that could leak.
         """
         from minimization_pipeline.classify import classify_table
 
-        if not columns:
-            return {}
         source = TableRef(RAW, raw_table.schema, raw_table.name)
-        with self.warehouse().session(read=[RAW], purpose=f"sample:{source}") as session:
-            rows = session.sample_rows(source, columns, SAMPLE_ROWS, seed=42)  # native values: dates stay dates
+        rows = session.sample_rows(source, columns, SAMPLE_ROWS, seed=42)  # native values: dates stay dates
         samples = {name: [row[i] for row in rows if row[i] is not None] for i, name in enumerate(columns)}
         types = [(c.name, c.data_type) for c in raw_table.columns if c.name in set(columns)]
         return classify_table(types, samples)

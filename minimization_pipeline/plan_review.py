@@ -38,7 +38,10 @@ def _opinion(review: TableReview, name: str) -> str:
     if proposal is None:
         return ""
     what = proposal.role.value + (f"/{proposal.method.value}" if proposal.method else "")
-    return f"{proposal.kind} → {what} {proposal.confidence:.0%}: " + "; ".join(proposal.evidence[:3])
+    reasons = list(proposal.evidence[:3])
+    if name in review.evidence:
+        reasons.append(review.evidence[name].describe())
+    return f"{proposal.kind} → {what} {proposal.confidence:.0%}: " + "; ".join(reasons)
 
 
 def format_review(reviews: Sequence[TableReview]) -> str:

@@ -131,7 +131,7 @@ class TablePlan:
         return {column.name: column.method.value if column.method else column.role.value for column in self.columns}
 
 
-def _default_direct(column_name: str, data_type: str, why: str) -> tuple[ColumnPolicy, str]:
+def fail_closed(data_type: str, why: str) -> tuple[ColumnPolicy, str]:
     """Fail-closed treatment of a column nobody classified: hash when the type allows, else NULL."""
     if is_text(data_type) or is_integer(data_type):
         return ColumnPolicy(role=Role.DIRECT, method=Method.HASH), f"{why}: hashed (fail-closed)"
@@ -196,7 +196,7 @@ def plan_table(
             policy, reason = proposals[column.name]
         else:
             why = "table not in policy" if table_policy is None else "column not in policy"
-            policy, reason = _default_direct(column.name, column.data_type, why)
+            policy, reason = fail_closed(column.data_type, why)
         _check_type(where, policy, column.data_type)
         columns.append(ColumnPlan(column.name, column.data_type, policy.role, policy.method, policy, reason))
     pass_through_as = table_policy.pass_through_as if table_policy else PassThroughAs.VIEW

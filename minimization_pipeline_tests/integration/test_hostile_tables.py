@@ -40,3 +40,55 @@ def test_raw_columns_named_like_the_engines_own_lose_no_row(pipeline: Pipeline, 
         frame = connection.execute("SELECT zip, age FROM raw_safe.f3.clash").df()
     assert len(frame) == 600
     assert pycanon.anonymity.k_anonymity(frame, ["zip", "age"]) >= 5
+
+
+def _values(data: Path, sql: str) -> set[object]:
+    with open_warehouse(data, "raw", "raw_safe") as connection:
+        return {row[0] for row in connection.execute(sql).fetchall()}
+
+
+def test_columns_are_never_kept_on_their_name_alone(pipeline: Pipeline, fresh_data: Path) -> None:
+    """Key-, code- and date-like names over phone numbers, SSNs and birth dates: kept at 85-95 % once."""
+    _raw(
+        fresh_data,
+        "CREATE SCHEMA f1",
+        """CREATE TABLE f1.members AS SELECT
+             (14155550000 + i * 7919)::BIGINT AS customer_id,
+             (123450000 + i * 37)::INTEGER AS member_id,
+             DATE '1950-01-01' + (i * 17 % 18000)::INTEGER AS date,
+             ['gold', 'silver', 'bronze'][1 + i % 3] AS tier
+           FROM range(900) t(i)""",
+    )
+    result = pipeline.publish_raw_safe("f1", "members")
+    assert result.published, [check.summary for check in result.failed_checks]
+    reasons = {column.name: column.reason for column in result.plan.columns}
+    for name in ("customer_id", "member_id", "date"):
+        assert "fewer than 5 rows" in reasons[name], reasons[name]
+        kept = _values(
+            fresh_data,
+            f"SELECT s.{name} FROM raw_safe.f1.members s JOIN raw.f1.members r ON s.{name} = r.{name} "
+            f"WHERE s.{name} IS NOT NULL",
+        )
+        assert not kept, f"{name}: {len(kept)} RAW values published"
+    assert "every value is held by >= 5 rows" in reasons["tier"], reasons["tier"]
+    assert _values(fresh_data, "SELECT tier FROM raw_safe.f1.members") == {"gold", "silver", "bronze"}
+
+
+def test_rare_rows_no_sample_sees_are_not_published(pipeline: Pipeline, fresh_data: Path) -> None:
+    """A `stage` that is open/closed/pending in 19,990 of 20,000 rows and a name, an SSN and an address in 10."""
+    _raw(
+        fresh_data,
+        "CREATE SCHEMA f1",
+        """CREATE TABLE f1.tickets AS SELECT i::BIGINT AS ticket_no,
+             CASE WHEN i % 2000 = 7 THEN ['Grace Okafor', '078-05-1120', '742 Evergreen Terrace, Springfield']
+                                         [1 + (i // 2000) % 3] || ' #' || i
+                  ELSE ['open', 'closed', 'pending'][1 + i % 3] END AS stage
+           FROM range(20000) t(i)""",
+    )
+    result = pipeline.publish_raw_safe("f1", "tickets")
+    assert result.published, [check.summary for check in result.failed_checks]
+    rare = _values(fresh_data, "SELECT stage FROM raw.f1.tickets WHERE stage NOT IN ('open', 'closed', 'pending')")
+    assert len(rare) == 10
+    published = _values(fresh_data, "SELECT stage FROM raw_safe.f1.tickets")
+    assert not rare & published
+    assert not {"open", "closed", "pending"} & published, "the column is pseudonymized as a whole"
