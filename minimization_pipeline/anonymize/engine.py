@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,12 @@ from minimization_pipeline.anonymize.kanon import KAnonymityError, QIKind, relea
 from minimization_pipeline.anonymize.metrics import gcp, read_arx_hierarchy
 from minimization_pipeline.anonymize.microaggregate import MicroaggregateResult, microaggregate, released_pieces
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
+from minimization_pipeline.anonymize.release import (
+    avoid_rare_releases,
+    count_holders,
+    rare_in_histogram,
+    rare_in_warehouse,
+)
 from minimization_pipeline.anonymize.verify import CheckOutcome
 from minimization_pipeline.catalog import Column, Table
 from minimization_pipeline.policy import Method, Mode, PassThroughAs, Role, Treatment
@@ -313,11 +319,14 @@ def search(
     sensitive: pd.DataFrame | None = None,
     coarsening: Coarsening | None = None,
     score: bool = True,
+    rare: Mapping[str, pd.Index] | None = None,
 ) -> Release:
     """Step 3: on the weighted histogram only, find classes of >= k rows with the least distortion.
 
     On a coarse histogram (`coarsening`), the search orders and scores the keys, each class releases the
     representatives of its representative tuples, and the GCP is the upper bound of `coarsen.coarse_gcp`.
+    Otherwise no class releases a value fewer than k rows hold (`release`); ``rare``: those values, when the
+    caller counted them over more rows than ``histogram`` (a slice's partitions).
     """
     own = own_names(plan)
     if plan.mode is Mode.GENERALIZE:
@@ -341,6 +350,16 @@ def search(
             raise ValueError("l-diversity needs the sensitive histogram")
         result, diversity = _l_diverse(plan, histogram, result, sensitive)
     pieces = released_pieces(histogram[[*names, own.count]], result, own.count)
+    if coarse is None:
+        if rare is None:
+            rare = rare_in_histogram(histogram, plan.quasi, plan.k, own.count)
+        pieces = avoid_rare_releases(pieces, plan.quasi, rare, own.count)
+    elif rare is not None:  # the members' values are their tuples' representatives, counted in the warehouse
+        assert released is not None
+        members = released_pieces(released.assign(**{own.count: histogram[own.count].to_numpy()}), result, own.count)
+        members = avoid_rare_releases(members, plan.quasi, rare, own.count)
+        for name in names:
+            pieces[released_column(name)] = members[released_column(name)].to_numpy()
     if coarse:
         report = coarsen.coarse_gcp(plan, coarse, histogram, result.assignments, hierarchies, own.count)
     elif not score:  # the caller scores many releases at once
@@ -388,25 +407,30 @@ def search_partitions(plan: TablePlan, histogram: pd.DataFrame) -> Release:
     pieces: list[pd.DataFrame] = []
     scored: list[pd.DataFrame] = []  # every piece with its original values and a class id unique in the slice
     classes = 0
+    rare = rare_in_histogram(histogram, plan.quasi, plan.k, own.count)  # over the slice, not one partition
     if len(single):
         ones = histogram[partition.isin(single.index)]
-        pieces.append(single_class_pieces(plan, ones))
+        one_class = single_class_pieces(plan, ones)
         originals = ones[[*names, own.count]].reset_index(drop=True)
         originals["class_id"] = pd.factorize(ones[own.partition])[0]
         originals["suppressed"] = False
         for name in names:
-            originals[released_column(name)] = pieces[-1][released_column(name)].to_numpy()
+            originals[released_column(name)] = one_class[released_column(name)].to_numpy()
+        originals = avoid_rare_releases(originals, plan.quasi, rare, own.count)
+        for name in names:
+            one_class[released_column(name)] = originals[released_column(name)].to_numpy()
+        pieces.append(one_class)
         scored.append(originals)
         classes = int(originals["class_id"].max()) + 1
     split = False
     suppressed = 0
     for _, group in histogram[partition.isin(searched.index)].groupby(own.partition, sort=True):
-        release = search(plan, group.reset_index(drop=True), score=False)
-        pieces.append(release.pieces)
-        split |= release.split
-        suppressed += int(release.metrics.get("rows_suppressed", 0))
-        assert release.unscored is not None
-        part = release.unscored
+        searched_release = search(plan, group.reset_index(drop=True), score=False, rare=rare)
+        pieces.append(searched_release.pieces)
+        split |= searched_release.split
+        suppressed += int(searched_release.metrics.get("rows_suppressed", 0))
+        assert searched_release.unscored is not None
+        part = searched_release.unscored
         part["class_id"] = np.where(part["suppressed"], -1, part["class_id"] + classes)
         classes = int(part["class_id"].max()) + 1 if len(part) else classes
         scored.append(part)
@@ -576,6 +600,7 @@ def run_checks(
         verify.NO_RAW_IDENTIFIERS: lambda: verify.check_no_raw_identifiers(session, output, plan),
         verify.SCHEMA_PARITY: lambda: verify.check_schema_parity(_expected_schema(plan), session.describe(output)),
         verify.PATTERN_SCAN: lambda: verify.check_patterns(session, output, plan),
+        verify.NO_OWN_RARE_VALUE: lambda: verify.check_no_own_rare_value(session, output, plan),
         verify.ROWS_ACCOUNTED: lambda: verify.check_rows_accounted(
             session, output, plan, _rows_expected(plan, release)
         ),
@@ -683,6 +708,11 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
     sensitive = build_sensitive_histogram(session, plan, coarsening) if plan.l_diversity is not None else None
     if plan.slice is not None:
         release = search_partitions(plan, histogram)
+    elif coarsening is not None and coarsening.coarsened:
+        representatives = coarsen.released_values(plan, coarsening, histogram)
+        rare = rare_in_warehouse(session, plan.source, plan.quasi, representatives, plan.k)
+        release = search(plan, histogram, sensitive, coarsening, rare=rare)
+        _null_rare_releases(session, plan, release)
     else:
         release = search(plan, histogram, sensitive, coarsening)
     upload_release(session, plan, release)
@@ -704,6 +734,26 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
             coarsening_seconds=coarsening.seconds,
         )
     return release
+
+
+def _null_rare_releases(session: WarehouseSession, plan: TablePlan, release: Release) -> None:
+    """The last word on a coarsened release: a released value the warehouse finds rare (a centroid that
+    happened to be someone's value) becomes NULL. Python never held the rows, so it asks."""
+    pieces = release.pieces
+    for column in plan.quasi:
+        target = released_column(column.name)
+        distinct = pd.Series(pieces[target].dropna().unique())
+        counts = count_holders(session, plan.source, column, distinct, plan.output_type(column))
+        rare = distinct[(counts > 0) & (counts < plan.k)]
+        if len(rare):
+            hit = pieces[target].isin(rare).to_numpy()
+            values = pieces[target].astype(object).to_numpy(copy=True)
+            values[hit] = None
+            pieces[target] = pd.Series(values, index=pieces.index).astype(pieces[target].dtype, errors="ignore")
+            release.metrics["released_rare_nulled"] = {
+                **dict(release.metrics.get("released_rare_nulled", {})),  # type: ignore[arg-type]
+                column.name: int(hit.sum()),
+            }
 
 
 def publish(

@@ -27,7 +27,16 @@ PATTERN_SCAN = "pattern_scan"
 L_DIVERSITY = "l_diversity"
 RE_IDENTIFICATION_RISK = "re_identification_risk"
 ROWS_ACCOUNTED = "rows_accounted"
-CHECK_NAMES = (K_ANONYMITY, RE_IDENTIFICATION_RISK, NO_RAW_IDENTIFIERS, SCHEMA_PARITY, PATTERN_SCAN, ROWS_ACCOUNTED)
+NO_OWN_RARE_VALUE = "no_own_rare_value"
+CHECK_NAMES = (
+    K_ANONYMITY,
+    RE_IDENTIFICATION_RISK,
+    NO_RAW_IDENTIFIERS,
+    SCHEMA_PARITY,
+    PATTERN_SCAN,
+    ROWS_ACCOUNTED,
+    NO_OWN_RARE_VALUE,
+)
 CHECK_DESCRIPTIONS = {
     K_ANONYMITY: "Every combination of quasi-identifier values is shared by at least k rows.",
     RE_IDENTIFICATION_RISK: "Highest prosecutor risk and a simulated linkage attack's success are at most the "
@@ -37,6 +46,8 @@ CHECK_DESCRIPTIONS = {
     L_DIVERSITY: "Every class holds at least l distinct values of the sensitive attribute.",
     PATTERN_SCAN: "No value looks like an email, phone, card number or IP address unless the policy allows it.",
     ROWS_ACCOUNTED: "Every RAW row is accounted for: RAW rows = published + suppressed (left out) + held back.",
+    NO_OWN_RARE_VALUE: "No quasi-identifier value that fewer than k RAW rows hold is released, so no row carries its "
+    "own rare value.",
 }
 
 #: RE2 patterns (DuckDB and Snowflake both speak RE2-like syntax). Boundaries exclude word
@@ -179,6 +190,60 @@ def check_rows_accounted(
         f"{expected.held_back:,} held back"
     )
     return CheckOutcome(ROWS_ACCOUNTED, not problems, f"{plan.source}: {summary}" if problems else summary, metadata)
+
+
+def rare_released_query(output: TableRef, plan: TablePlan) -> exp.Expression:
+    """Per quasi-identifier (by position): output rows whose value is one that fewer than k source rows hold.
+
+    Compared as text, so a generalized label (text) and its source column (a number) are compared alike.
+    """
+    text = exp.DataType.build("VARCHAR")
+    parts = []
+    for index, column in enumerate(plan.quasi):
+        name = _col(column.name)
+        rare = (
+            exp.select(exp.cast(name.copy(), text))
+            .from_(plan.source.expression())
+            .where(exp.Not(this=exp.Is(this=name.copy(), expression=exp.Null())))
+            .group_by(name.copy())
+            .having(exp.LT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(plan.k)))
+        )
+        parts.append(
+            exp.select(exp.Literal.number(index).as_("position", quoted=True), exp.Count(this=exp.Star()).as_("rows"))
+            .from_(output.expression())
+            .where(exp.In(this=exp.cast(name.copy(), text), query=rare.subquery(copy=False)))
+        )
+    query: exp.Expression = parts[0]
+    for part in parts[1:]:
+        query = exp.union(query, part, distinct=False)
+    return query
+
+
+def check_no_own_rare_value(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:
+    """No output row holds, in a quasi-identifier, a value that fewer than k source rows hold.
+
+    Stricter than "no row keeps its own rare value" (an output row cannot be matched to its source row), and
+    it implies it. Why: a class that releases one member's exact coordinate or birthday publishes that member's
+    own value beside their kept key, whatever the class's size. One statement for all quasi-identifiers.
+    """
+    if not plan.quasi:
+        return CheckOutcome(NO_OWN_RARE_VALUE, True, "no quasi-identifiers")
+    rows = session.fetch_all(rare_released_query(output, plan))
+    found = {plan.quasi[int(position)].name: int(count) for position, count in rows if int(count)}
+    if found:
+        listed = ", ".join(f"{name} ({count:,} rows)" for name, count in found.items())
+        return CheckOutcome(
+            NO_OWN_RARE_VALUE,
+            False,
+            f"{plan.source}: released values that fewer than k={plan.k} RAW rows hold: {listed}",
+            {"rows_with_rare_values": found},
+        )
+    return CheckOutcome(
+        NO_OWN_RARE_VALUE,
+        True,
+        f"no released value of {len(plan.quasi)} quasi-identifiers is held by fewer than k={plan.k} RAW rows",
+        {"rows_with_rare_values": {}},
+    )
 
 
 #: risks are rounded to 6 places; a 1/k risk must not fail its own 1/k limit by rounding

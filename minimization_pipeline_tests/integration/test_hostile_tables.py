@@ -92,3 +92,38 @@ def test_rare_rows_no_sample_sees_are_not_published(pipeline: Pipeline, fresh_da
     published = _values(fresh_data, "SELECT stage FROM raw_safe.f1.tickets")
     assert not rare & published
     assert not {"open", "closed", "pending"} & published, "the column is pseudonymized as a whole"
+
+
+def test_no_class_releases_a_members_own_rare_value(pipeline: Pipeline, fresh_data: Path) -> None:
+    """Exact coordinates and birthdays: once 80 of 500 rows published their own value inside a class of 5."""
+    _raw(
+        fresh_data,
+        "CREATE SCHEMA f2",
+        """CREATE TABLE f2.homes AS SELECT i::BIGINT AS home_no,
+             round(40.0 + (i * 7919 % 10007) / 10007.0, 6)::DOUBLE AS lat,
+             round(-74.0 + (i * 104729 % 10009) / 10009.0, 6)::DOUBLE AS lon,
+             DATE '1940-01-01' + (i * 7877 % 25000)::INTEGER AS dob,
+             TIMESTAMPTZ '1940-01-01 00:00:00+00' + to_seconds((i * 6151 % 25000) * 86400 + i * 37) AS born_at
+           FROM range(500) t(i)""",
+    )
+    plan = pipeline.plan_raw_safe("f2", "homes")
+    quasi = [column.name for column in plan.quasi]
+    assert set(quasi) >= {"lat", "lon", "dob", "born_at"}, [(c.name, c.reason) for c in plan.columns]
+    result = pipeline.publish_raw_safe("f2", "homes")
+    assert result.published, [check.summary for check in result.failed_checks]
+    check = next(check for check in result.checks if check.name == "no_own_rare_value")
+    assert check.passed and check.metadata["rows_with_rare_values"] == {}
+    with open_warehouse(fresh_data, "raw", "raw_safe") as connection:
+        for name in quasi:
+            own = connection.execute(
+                f"SELECT count(*) FROM raw_safe.f2.homes s WHERE s.{name} IN "
+                f"(SELECT {name} FROM raw.f2.homes GROUP BY {name} HAVING count(*) < 5)"
+            ).fetchone()[0]
+            assert own == 0, f"{name}: {own} rows carry a rare RAW value"
+        types = connection.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_catalog = 'raw_safe' AND table_name = 'homes' ORDER BY ordinal_position"
+        ).fetchall()
+        frame = connection.execute("SELECT lat, lon, dob, born_at FROM raw_safe.f2.homes").df()
+    assert dict(types)["born_at"] == "TIMESTAMP WITH TIME ZONE" and dict(types)["dob"] == "DATE"
+    assert pycanon.anonymity.k_anonymity(frame, ["lat", "lon", "dob", "born_at"]) >= 5
