@@ -37,7 +37,7 @@ from stdnum.it import codicefiscale as std_codicefiscale
 from stdnum.us import ssn as std_ssn
 
 from minimization_pipeline.anonymize.plan import NUMERIC_TYPES
-from minimization_pipeline.anonymize.pseudonymize import base_type, is_integer, is_text
+from minimization_pipeline.anonymize.pseudonymize import base_type, hashable, is_text
 from minimization_pipeline.anonymize.verify import PATTERNS
 from minimization_pipeline.policy import ColumnPolicy, FakeKind, MaskStyle, Method, Pattern, Role
 
@@ -905,7 +905,7 @@ def _fit_to_type(treatment: _Treatment, data_type: str, evidence: list[str]) -> 
     if treatment.method in (Method.MASK, Method.FAKE) and not is_text(data_type):
         treatment = _HASH
         evidence.append(f"{data_type} cannot be masked/faked: hash instead")
-    if treatment.method is Method.HASH and not (is_text(data_type) or is_integer(data_type)):
+    if treatment.method is Method.HASH and not hashable(data_type):
         evidence.append(f"{data_type} cannot be hashed: null instead")
         return _Treatment(Role.DIRECT, Method.NULL)
     return treatment

@@ -177,7 +177,7 @@ class Coarsening:
 
     def key(self, column: ColumnPlan, value: exp.Expression) -> exp.Expression:
         """The grouping key of ``value`` (a column of ``column``): the histogram's and the join's."""
-        return self.levels[self.columns.index(column)].key(value)
+        return self.levels[self.columns.index(column)].key(finite(column, value))
 
     def qi_columns(self) -> list[QIColumn]:
         """What the search sees: the keys, each with the kind of its key (a span of years is a number)."""
@@ -189,6 +189,22 @@ class Coarsening:
 
 def _col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
+
+
+#: Floating-point types, whose values may be NaN or ±inf.
+FLOAT_TYPES = {"DOUBLE", "FLOAT", "REAL", "FLOAT4", "FLOAT8", "DOUBLE PRECISION"}
+
+
+def finite(column: ColumnPlan, value: exp.Expression) -> exp.Expression:
+    """A quasi-identifier's value as the histogram groups it: NaN and ±inf of a float are NULL (no position on
+    the column's scale; one infinite value would otherwise stretch it until every class looked alike).
+
+    ``IN`` with the three literals works alike in DuckDB and Snowflake, where NaN equals NaN.
+    """
+    if base_type(column.data_type) not in FLOAT_TYPES:
+        return value
+    specials = [exp.cast(exp.Literal.string(text), "DOUBLE") for text in ("NaN", "inf", "-inf")]
+    return exp.Case(ifs=[exp.If(this=exp.In(this=value.copy(), expressions=specials), true=exp.Null())], default=value)
 
 
 def _approx_distinct(expressions: Sequence[exp.Expression]) -> exp.Expression:

@@ -148,14 +148,13 @@ def build_histogram(session: WarehouseSession, plan: TablePlan, coarsening: Coar
     if coarsening is not None and coarsening.coarsened:
         select = coarsen.histogram_select(plan, coarsening, own.count, own.tuple_id)
     else:
-        qis = [_col(column.name) for column in plan.quasi]
+        qis = [coarsen.finite(column, _col(column.name)) for column in plan.quasi]
+        projections = [q.copy().as_(column.name, quoted=True) for q, column in zip(qis, plan.quasi, strict=True)]
         if plan.slice is not None:  # one histogram per partition: the partition is part of the tuple
             qis.insert(0, plan.slice.bucket())
+            projections.insert(0, plan.slice.bucket().as_(own.partition, quoted=True))
         order = [exp.Ordered(this=q.copy(), nulls_first=True) for q in qis]
         numbered = exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=order))
-        projections = [q.copy() for q in qis]
-        if plan.slice is not None:
-            projections[0] = projections[0].as_(own.partition, quoted=True)
         select = (
             exp.select(
                 *projections,
@@ -186,7 +185,7 @@ def _tuple_match(plan: TablePlan, coarsening: Coarsening | None) -> exp.Expressi
     matches = []
     for column in plan.quasi:
         value = _col(column.name, "r")
-        key = coarsening.key(column, value) if coarsening is not None else value
+        key = coarsening.key(column, value) if coarsening is not None else coarsen.finite(column, value)
         matches.append(exp.NullSafeEQ(this=key, expression=_col(column.name, "h")))
     if plan.slice is not None:
         matches.insert(0, exp.EQ(this=plan.slice.bucket("r"), expression=_col(own.partition, "h")))

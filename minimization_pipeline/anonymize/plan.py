@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from minimization_pipeline.anonymize.kanon import QIColumn, QIKind
-from minimization_pipeline.anonymize.pseudonymize import base_type, is_integer, is_text
+from minimization_pipeline.anonymize.pseudonymize import base_type, hashable, is_integer, is_text
 from minimization_pipeline.catalog import Table
 from minimization_pipeline.policy import (
     Anonymization,
@@ -42,7 +42,7 @@ NUMERIC_TYPES = {
     "UHUGEINT", "DECIMAL", "NUMERIC", "NUMBER", "DOUBLE", "FLOAT", "REAL",
 }  # fmt: skip
 DATE_TYPES = {"DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NTZ", "TIMESTAMP_TZ", "DATETIME"}
-CATEGORICAL_TYPES = {"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "BOOLEAN"}
+CATEGORICAL_TYPES = {"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "BOOLEAN", "ENUM"}
 
 
 class PlanError(PolicyError):
@@ -133,7 +133,7 @@ class TablePlan:
 
 def fail_closed(data_type: str, why: str) -> tuple[ColumnPolicy, str]:
     """Fail-closed treatment of a column nobody classified: hash when the type allows, else NULL."""
-    if is_text(data_type) or is_integer(data_type):
+    if hashable(data_type):
         return ColumnPolicy(role=Role.DIRECT, method=Method.HASH), f"{why}: hashed (fail-closed)"
     return ColumnPolicy(role=Role.DIRECT, method=Method.NULL), f"{why}: NULL (hash cannot keep {data_type})"
 
@@ -144,10 +144,11 @@ def _check_type(where: str, column: ColumnPolicy, data_type: str) -> None:
         kind in NUMERIC_TYPES or kind in DATE_TYPES or kind.startswith("TIMESTAMP") or kind in CATEGORICAL_TYPES
     ):
         raise PlanError(f"{where}: a quasi-identifier must be a number, date or category, not {data_type}")
-    if column.method is Method.HASH and not (is_text(data_type) or is_integer(data_type)):
+    if column.method is Method.HASH and not hashable(data_type):
+        narrow = " (too few values: its pseudonyms would land on RAW values)" if is_integer(data_type) else ""
         raise PlanError(
-            f"{where}: method 'hash' cannot keep type {data_type} (text or integer only); use 'null', or "
-            "role 'quasi' for dates and amounts"
+            f"{where}: method 'hash' cannot keep type {data_type}{narrow}; hash takes text or an integer of 32 "
+            "bits or more. Write `null` for this column, or `quasi` for dates, amounts and codes"
         )
     if column.method in (Method.MASK, Method.FAKE) and not is_text(data_type):
         raise PlanError(f"{where}: method {column.method.value!r} needs a text column, not {data_type}")

@@ -50,6 +50,20 @@ def is_integer(data_type: str) -> bool:
     return base_type(data_type) in INTEGER_MAX
 
 
+#: Fewest distinct pseudonyms an integer type must hold to be hashed: a SMALLINT's 32,768 would put most
+#: pseudonyms on some RAW value of the same column (and collide among themselves), so narrow integers are
+#: set to NULL instead.
+MIN_HASHED_INTEGER = 2**31 - 1
+
+
+def hashable(data_type: str) -> bool:
+    """Can ``hash`` keep this type without its pseudonyms landing on RAW values? Text, and integers of 32 bits
+    or more. The one place this is decided: planning, the classifier and the fail-closed default ask here."""
+    if is_text(data_type):
+        return True
+    return is_integer(data_type) and INTEGER_MAX[base_type(data_type)] >= MIN_HASHED_INTEGER
+
+
 def keyed_digest(value: exp.Expression, secret: exp.Expression) -> exp.Expression:
     """sha256(secret || sha256(secret || value)) as 64 hex characters; NULL stays NULL.
 

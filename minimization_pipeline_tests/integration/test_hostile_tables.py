@@ -127,3 +127,45 @@ def test_no_class_releases_a_members_own_rare_value(pipeline: Pipeline, fresh_da
         frame = connection.execute("SELECT lat, lon, dob, born_at FROM raw_safe.f2.homes").df()
     assert dict(types)["born_at"] == "TIMESTAMP WITH TIME ZONE" and dict(types)["dob"] == "DATE"
     assert pycanon.anonymity.k_anonymity(frame, ["lat", "lon", "dob", "born_at"]) >= 5
+
+
+def test_enum_small_integers_and_non_finite_numbers_are_taken(pipeline: Pipeline, fresh_data: Path) -> None:
+    """An ENUM quasi-identifier once refused its whole table; SMALLINT pseudonyms landed on RAW values and
+    failed every run; NaN and ±inf collapsed a table into one class."""
+    _raw(
+        fresh_data,
+        "CREATE SCHEMA f5",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+        """CREATE TABLE f5.types AS SELECT i::BIGINT AS id, (['sad', 'ok', 'happy'][1 + i % 3])::mood AS gender,
+             (i * 37 % 30000)::SMALLINT AS small_ref, (i % 120)::TINYINT AS tiny_code,
+             CASE WHEN i % 50 = 0 THEN 'NaN'::DOUBLE WHEN i % 77 = 0 THEN 'inf'::DOUBLE
+                  WHEN i % 91 = 0 THEN '-inf'::DOUBLE ELSE (i * 7 % 60)::DOUBLE + 20 END AS age
+           FROM range(600) t(i)""",
+    )
+    result = pipeline.publish_raw_safe("f5", "types")
+    assert result.published, [check.summary for check in result.failed_checks]
+    by_name = {column.name: column for column in result.plan.columns}
+    assert by_name["gender"].role.value == "quasi"
+    assert by_name["small_ref"].method.value == "null", by_name["small_ref"].reason
+    gcp = result.metrics["gcp_gcp"]
+    assert isinstance(gcp, float) and 0 <= gcp < 0.5, gcp
+    with open_warehouse(fresh_data, "raw_safe") as connection:
+        nan, inf, small, kinds = connection.execute(
+            "SELECT count(*) FILTER (WHERE isnan(age)), count(*) FILTER (WHERE isinf(age)), "
+            "count(small_ref), count(DISTINCT gender) FROM raw_safe.f5.types"
+        ).fetchone()
+        frame = connection.execute("SELECT gender::VARCHAR AS gender, age FROM raw_safe.f5.types").df()
+    assert (nan, inf, small, kinds) == (0, 0, 0, 3)
+    assert pycanon.anonymity.k_anonymity(frame.fillna(-1), ["gender", "age"]) >= 5
+
+
+def test_hash_on_a_small_integer_is_refused_with_what_to_write(fresh_data: Path, tmp_path: Path) -> None:
+    _raw(
+        fresh_data,
+        "CREATE SCHEMA f5",
+        "CREATE TABLE f5.codes AS SELECT (i % 300)::SMALLINT AS code FROM range(900) t(i)",
+    )
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("k: 5\nsources:\n  f5:\n    tables:\n      codes:\n        columns: {code: hash}\n")
+    with pytest.raises(Exception, match=r"f5\.codes\.code: method 'hash' cannot keep type SMALLINT.*Write `null`"):
+        Pipeline(fresh_data, policy).plan_raw_safe("f5", "codes")
