@@ -116,6 +116,7 @@ def backfill(start: str, end: str, tables: list[str], job_name: str = "") -> int
 
     from minimization_pipeline.definitions import build_definitions
     from minimization_pipeline.defs.automation import DAILY_JOB, HOURLY_JOB
+    from minimization_pipeline.defs.raw_safe import raw_safe_key
     from minimization_pipeline.settings import load_settings
 
     settings = load_settings()
@@ -132,12 +133,12 @@ def backfill(start: str, end: str, tables: list[str], job_name: str = "") -> int
     keys = partitions_def.get_partition_keys_in_range(
         dg.PartitionKeyRange(first.strftime(partitions_def.fmt), (last - step).strftime(partitions_def.fmt))
     )
-    wanted = {tuple(name.removeprefix("raw.").split(".", 1)) for name in tables}
+    wanted = {raw_safe_key(*name.removeprefix("raw.").split(".", 1)) for name in tables}
     selection = [
         key
         for key in job.asset_layer.executable_asset_keys
         if job.asset_layer.get(key).partitions_def is not None
-        and (not wanted or key.path[0] != "raw_safe" or tuple(key.path[1:]) in wanted)
+        and (not wanted or key.path[0] != "raw_safe" or key in wanted)
     ]
     # the partitioned dbt models' own unpartitioned dbt parents (staging views) come along, cheap to rebuild
     graph = defs.resolve_asset_graph()

@@ -37,7 +37,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     with load_time_pipeline(settings) as pipeline:
         policy = pipeline.policy()
         catalog = pipeline.raw_catalog_or_snapshot()
-        copies = {(t.schema, t.name) for t in pipeline.raw_safe_catalog_or_snapshot().tables}
+        copies = {(t.schema, t.name) for t in pipeline.raw_safe_catalog_or_snapshot(catalog).tables}
     present = {(t.schema, t.name) for t in catalog.tables}
     statuses = {table: PRESENT for table in present}
     statuses |= {table: DROPPED for table in copies - present}

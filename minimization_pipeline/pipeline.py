@@ -34,7 +34,7 @@ from minimization_pipeline.retention import RetentionReport, apply_retention
 from minimization_pipeline.schema_sync import SchemaSync, TableDrift, TableKey, compare, table_drift
 from minimization_pipeline.settings import resolve_secret
 from minimization_pipeline.warehouse.base import (
-    STAGING_SUFFIX,
+    STAGING_NAME,
     TableRef,
     Warehouse,
     WarehouseLockedError,
@@ -138,21 +138,28 @@ class Pipeline:
             # Snowflake unreachable (network, credentials): the code location still loads from the snapshot
             return Catalog.load(self.data_dir / CATALOG_SNAPSHOT) or Catalog(RAW)
 
-    def raw_safe_catalog(self, lock_timeout_s: float = 120.0) -> Catalog:
-        """The published RAW_SAFE tables and views (staging tables left out); empty before the first run."""
+    def raw_safe_catalog(self, lock_timeout_s: float = 120.0, raw: Catalog | None = None) -> Catalog:
+        """The published RAW_SAFE tables and views; empty before the first run.
+
+        Staging tables are left out, except copies of RAW tables that happen to be called like one (``raw``:
+        the RAW catalog; `x__staging` in RAW is an ordinary table, and its copy an ordinary copy).
+        """
         if not self.warehouse().exists(RAW_SAFE):
             return Catalog(RAW_SAFE)
         with self.warehouse(lock_timeout_s).session(read=[RAW_SAFE], purpose="catalog:raw_safe") as session:
             catalog = session.catalog(RAW_SAFE)
-        published = tuple(t for t in catalog.tables if not t.name.endswith(STAGING_SUFFIX))
+        in_raw = {(t.schema, t.name) for t in raw.tables} if raw is not None else set()
+        published = tuple(
+            t for t in catalog.tables if not STAGING_NAME.fullmatch(t.name) or (t.schema, t.name) in in_raw
+        )
         catalog = Catalog(RAW_SAFE, published)
         catalog.save(self.data_dir / RAW_SAFE_SNAPSHOT)
         return catalog
 
-    def raw_safe_catalog_or_snapshot(self) -> Catalog:
+    def raw_safe_catalog_or_snapshot(self, raw: Catalog | None = None) -> Catalog:
         """For building definitions: which copies exist (a dropped RAW table keeps its asset)."""
         try:
-            return self.raw_safe_catalog(QUICK_LOCK_TIMEOUT_S)
+            return self.raw_safe_catalog(QUICK_LOCK_TIMEOUT_S, raw)
         except WarehouseLockedError:
             return Catalog.load(self.data_dir / RAW_SAFE_SNAPSHOT) or Catalog(RAW_SAFE)
         except Exception:
@@ -168,7 +175,7 @@ class Pipeline:
         Raises :class:`WarehouseLockedError` when either file is held longer than ``lock_timeout_s``.
         """
         raw = self.raw_catalog(lock_timeout_s)
-        raw_safe = self.raw_safe_catalog(lock_timeout_s)
+        raw_safe = self.raw_safe_catalog(lock_timeout_s, raw)
         policy = self.policy()
         excluded = [
             (t.schema, t.name)

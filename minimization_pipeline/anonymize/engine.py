@@ -755,6 +755,18 @@ def _null_rare_releases(session: WarehouseSession, plan: TablePlan, release: Rel
             }
 
 
+def _free_staging(session: WarehouseSession, plan: TablePlan) -> TableRef:
+    """Where the table is built and checked. Beside the target (DuckDB) its name is the target's plus
+    ``__staging``, and one more ``_`` while the source has a table of that name: a RAW table called
+    `x__staging` is published as itself, and building `x` must never drop its copy."""
+    staging = session.staging_ref(plan.target)
+    if (staging.database, staging.schema) != (plan.target.database, plan.target.schema):
+        return staging  # a private staging database (Snowflake): nothing published lives there
+    while session.describe(TableRef(plan.source.database, plan.source.schema, staging.name)) is not None:
+        staging = TableRef(staging.database, staging.schema, staging.name + "_")
+    return staging
+
+
 def publish(
     warehouse: Warehouse, plan: TablePlan, secret: str, tuple_budget: int | None = None, hold: bool = False
 ) -> TableResult:
@@ -771,7 +783,7 @@ def publish(
     with warehouse.session(
         read=[plan.source.database], write=[plan.target.database], secret=secret, purpose=f"publish:{plan.target}"
     ) as session:
-        staging = session.staging_ref(plan.target)
+        staging = _free_staging(session, plan)
         session.ensure_schema(plan.target.database, plan.target.schema)
         if (staging.database, staging.schema) != (plan.target.database, plan.target.schema):
             session.ensure_schema(staging.database, staging.schema)

@@ -18,6 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from minimization_pipeline.dbt_project import dbt_project
 from minimization_pipeline.defs.partitions import window_of
+from minimization_pipeline.defs.raw_safe import raw_safe_key
 
 PARTITIONED_TAG = "partitioned"
 
@@ -27,7 +28,7 @@ class MinimizationDbtTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw_safe", dbt_resource_props["source_name"], dbt_resource_props["name"]])
+            return raw_safe_key(dbt_resource_props["source_name"], dbt_resource_props["name"])
         return dg.AssetKey([dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

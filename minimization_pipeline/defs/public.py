@@ -9,13 +9,14 @@ from __future__ import annotations
 import dagster as dg
 
 from minimization_pipeline.anonymize.joins import JOIN_LINKAGE, JOIN_LINKAGE_DESCRIPTION
+from minimization_pipeline.asset_names import key_part
 from minimization_pipeline.defs.resources import MinimizationResource
 from minimization_pipeline.defs.results import check_specs, events, not_published
 from minimization_pipeline.policy import PublicPolicy
 
 
 def public_key(model: str) -> dg.AssetKey:
-    return dg.AssetKey(["public", model])
+    return dg.AssetKey(["public", key_part(model)])
 
 
 def _description(model: str, models_schema: str) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from minimization_pipeline.asset_names import key_part
 from minimization_pipeline.catalog import Catalog, Table
 
 
 def raw_key(schema: str, table: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw", schema, table])
+    return dg.AssetKey(["raw", key_part(schema), key_part(table)])
 
 
 def raw_spec(schema: str, table: str, raw_table: Table | None, status: str = "present") -> dg.AssetSpec:
-    metadata = {}
+    metadata: dict[str, object] = {"minimization/table": f"raw.{schema}.{table}"}
     if raw_table is not None:
         metadata["dagster/column_schema"] = dg.TableSchema(
             columns=[dg.TableColumn(column.name, column.data_type) for column in raw_table.columns]

@@ -11,6 +11,7 @@ import warnings
 
 import dagster as dg
 
+from minimization_pipeline.asset_names import key_part
 from minimization_pipeline.defs.partitions import PARTITION_TAG, grain_of, partitions_definitions, window_of
 from minimization_pipeline.defs.raw import raw_key
 from minimization_pipeline.defs.resources import MinimizationResource
@@ -19,7 +20,8 @@ from minimization_pipeline.policy import Policy, Treatment
 
 
 def raw_safe_key(schema: str, table: str) -> dg.AssetKey:
-    return dg.AssetKey(["raw_safe", schema, table])
+    """``raw_safe/<schema>/<table>``, each part valid for Dagster whatever RAW calls it (see `asset_names`)."""
+    return dg.AssetKey(["raw_safe", key_part(schema), key_part(table)])
 
 
 RAW_STATUS_TAG = "minimization/raw"
@@ -54,6 +56,7 @@ def raw_safe_asset(
             PARTITION_TAG: grain_of(partitions_def),
         },
         partitions_def=partitions_def,
+        metadata={"minimization/table": f"raw_safe.{schema}.{table}"},
         # a backfill is one run over its whole range: one histogram, one CTAS, one swap for all partitions
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         description=(

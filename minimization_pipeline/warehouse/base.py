@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.warehouse.functions import for_dialect
 
 STAGING_SUFFIX = "__staging"
+#: A staging table's name: the target's plus the suffix, and more ``_`` where RAW has a table of that name.
+STAGING_NAME = re.compile(r".*__staging_*")
 
 
 class SliceSchemaError(RuntimeError):

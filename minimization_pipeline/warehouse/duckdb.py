@@ -19,7 +19,6 @@ from sqlglot import exp
 
 from minimization_pipeline.catalog import Catalog, Table
 from minimization_pipeline.warehouse.base import (
-    STAGING_SUFFIX,
     TableRef,
     Warehouse,
     WarehouseLockedError,
@@ -99,10 +98,9 @@ class DuckDBSession(WarehouseSession):
               ON t.table_catalog = c.table_catalog AND t.table_schema = c.table_schema
              AND t.table_name = c.table_name
             WHERE c.table_catalog = ? AND c.table_schema NOT IN ('information_schema', 'pg_catalog')
-              AND NOT ends_with(c.table_name, ?)
             ORDER BY c.table_schema, c.table_name, c.ordinal_position
             """,
-            [database, STAGING_SUFFIX],
+            [database],
         )
         return Catalog.from_rows(database, rows)
 

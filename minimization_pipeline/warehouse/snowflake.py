@@ -30,7 +30,7 @@ import pandas as pd
 from sqlglot import exp
 
 from minimization_pipeline.catalog import Catalog, Table
-from minimization_pipeline.warehouse.base import STAGING_SUFFIX, TableRef, Warehouse, WarehouseSession
+from minimization_pipeline.warehouse.base import TableRef, Warehouse, WarehouseSession
 from minimization_pipeline.warehouse.functions import for_dialect
 
 SECRET_VARIABLE = "MINIMIZATION_SECRET"
@@ -175,9 +175,7 @@ class SnowflakeSession(WarehouseSession):
         )
 
     def catalog(self, database: str) -> Catalog:
-        rows = self._columns(database, "", [])
-        rows = [row for row in rows if not to_engine_name(row[1]).endswith(STAGING_SUFFIX)]
-        return self._catalog(database, rows)
+        return self._catalog(database, self._columns(database, "", []))
 
     def sample_rows(self, ref: TableRef, columns: Sequence[str], rows: int, seed: int) -> list[tuple]:
         """A seeded Bernoulli sample sized for about twice `rows`, then cut: Snowflake's fixed-size sampling

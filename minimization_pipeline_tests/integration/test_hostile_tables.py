@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pycanon.anonymity
 import pytest
 
+from minimization_pipeline.definitions import build_definitions
+from minimization_pipeline.defs.raw_safe import raw_safe_key
 from minimization_pipeline.pipeline import Pipeline
 from minimization_pipeline.settings import PROJECT_ROOT
+from minimization_pipeline_tests.conftest import make_settings
 from minimization_pipeline_tests.integration.helpers import open_warehouse
 
 
@@ -169,3 +173,52 @@ def test_hash_on_a_small_integer_is_refused_with_what_to_write(fresh_data: Path,
     policy.write_text("k: 5\nsources:\n  f5:\n    tables:\n      codes:\n        columns: {code: hash}\n")
     with pytest.raises(Exception, match=r"f5\.codes\.code: method 'hash' cannot keep type SMALLINT.*Write `null`"):
         Pipeline(fresh_data, policy).plan_raw_safe("f5", "codes")
+
+
+HOSTILE_NAMES = [
+    ("rt hostile", "my table"),
+    ("app2", "tåble"),
+    ("app2", "a-b"),
+    ("app2", "a_b"),
+    ("x.y", "t"),
+    ("x", "y__t"),
+    ("app", "users__staging"),
+]
+
+
+def test_any_raw_name_loads_runs_and_keeps_its_own_copy(fresh_data: Path) -> None:
+    """A space, a quote-worthy or non-ASCII name once kept the code location from loading; `a-b` beside `a_b`
+    and `x.y`/`t` beside `x`/`y__t` collided; `users__staging` was skipped without a word."""
+    statements = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"' for schema in sorted({s for s, _ in HOSTILE_NAMES})]
+    for number, (schema, table) in enumerate(HOSTILE_NAMES):
+        statements.append(
+            f'CREATE TABLE "{schema}"."{table}" AS SELECT i::BIGINT AS n{number}, '
+            f"['x', 'y'][1 + i % 2] AS kind FROM range({100 + number}) t(i)"
+        )
+    _raw(fresh_data, *statements)
+    defs = build_definitions(make_settings(fresh_data))
+    keys = {raw_safe_key(schema, table) for schema, table in HOSTILE_NAMES}
+    assert len(keys) == len(HOSTILE_NAMES), "no two names share a key"
+    graph = defs.resolve_asset_graph()
+    assert keys <= set(graph.get_all_asset_keys())
+    for schema, table in HOSTILE_NAMES:
+        node = graph.get(raw_safe_key(schema, table))
+        assert node.metadata["minimization/table"] == f"raw_safe.{schema}.{table}"
+    assert raw_safe_key("app", "users") == dg.AssetKey(["raw_safe", "app", "users"]), "plain names read as before"
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    selection = [*sorted(keys, key=str), raw_safe_key("app", "users")]
+    result = job.execute_in_process(asset_selection=selection, raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    with open_warehouse(fresh_data, "raw_safe") as connection:
+        for number, (schema, table) in enumerate(HOSTILE_NAMES):
+            rows = connection.execute(f'SELECT count(*) FROM raw_safe."{schema}"."{table}"').fetchone()[0]
+            assert rows == 100 + number, (schema, table)
+        assert connection.execute("SELECT count(*) FROM raw_safe.app.users").fetchone()[0] > 0
+    copies = {
+        (t.schema, t.name)
+        for t in Pipeline(fresh_data, PROJECT_ROOT / "minimization.yaml")
+        .raw_safe_catalog(raw=Pipeline(fresh_data, PROJECT_ROOT / "minimization.yaml").raw_catalog())
+        .tables
+    }
+    assert ("app", "users__staging") in copies, "a RAW table called like a staging table is an ordinary copy"
