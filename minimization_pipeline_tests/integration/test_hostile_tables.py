@@ -186,7 +186,7 @@ HOSTILE_NAMES = [
 ]
 
 
-def test_any_raw_name_loads_runs_and_keeps_its_own_copy(fresh_data: Path) -> None:
+def test_any_raw_name_loads_runs_and_keeps_its_own_copy(pipeline: Pipeline, fresh_data: Path) -> None:
     """A space, a quote-worthy or non-ASCII name once kept the code location from loading; `a-b` beside `a_b`
     and `x.y`/`t` beside `x`/`y__t` collided; `users__staging` was skipped without a word."""
     statements = [f'CREATE SCHEMA IF NOT EXISTS "{schema}"' for schema in sorted({s for s, _ in HOSTILE_NAMES})]
@@ -215,10 +215,5 @@ def test_any_raw_name_loads_runs_and_keeps_its_own_copy(fresh_data: Path) -> Non
             rows = connection.execute(f'SELECT count(*) FROM raw_safe."{schema}"."{table}"').fetchone()[0]
             assert rows == 100 + number, (schema, table)
         assert connection.execute("SELECT count(*) FROM raw_safe.app.users").fetchone()[0] > 0
-    copies = {
-        (t.schema, t.name)
-        for t in Pipeline(fresh_data, PROJECT_ROOT / "minimization.yaml")
-        .raw_safe_catalog(raw=Pipeline(fresh_data, PROJECT_ROOT / "minimization.yaml").raw_catalog())
-        .tables
-    }
+    copies = {(t.schema, t.name) for t in pipeline.raw_safe_catalog(raw=pipeline.raw_catalog()).tables}
     assert ("app", "users__staging") in copies, "a RAW table called like a staging table is an ordinary copy"
