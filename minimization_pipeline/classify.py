@@ -21,6 +21,7 @@ import importlib
 import ipaddress
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -477,7 +478,9 @@ def name_kind(name: str) -> tuple[str, str] | None:
 # Vocabularies (Faker's locale data)
 # --------------------------------------------------------------------------------------------------
 
-_NAME_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR")
+#: Person-name vocabularies come from every Faker locale (86 here: Latin, Cyrillic, Greek, Arabic, Hebrew,
+#: Devanagari, CJK, Hangul, ...), so a name in another script is recognized as a name, not a code.
+_NAME_LOCALES_PACKAGE = "faker.providers.person"
 #: First or last names that are also ordinary words of status/colour/plan columns: never sufficient alone.
 _AMBIGUOUS_WORDS = {
     "active", "new", "free", "pro", "gold", "silver", "brown", "green", "white", "black", "gray", "grey", "young",
@@ -487,16 +490,29 @@ _AMBIGUOUS_WORDS = {
 }  # fmt: skip
 
 
+def _words(values: object) -> list[str]:
+    """A Faker word list as strings: a tuple, or a weighted mapping (its keys); nothing for anything else."""
+    if isinstance(values, dict):
+        values = values.keys()
+    try:
+        return [str(value) for value in values]  # type: ignore[union-attr]
+    except TypeError:
+        return []
+
+
 @cache
 def _vocabularies() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Casefolded first names, last names and street suffixes from several Faker locales (loaded once)."""
+    """Casefolded first names and last names of every Faker locale, and street suffixes (loaded once)."""
+    import pkgutil
+
+    package = importlib.import_module(_NAME_LOCALES_PACKAGE)
     first: set[str] = set()
     last: set[str] = set()
-    for locale in _NAME_LOCALES:
-        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+    for module in pkgutil.iter_modules(package.__path__):
+        provider = importlib.import_module(f"{_NAME_LOCALES_PACKAGE}.{module.name}").Provider
         for attribute in ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary"):
-            first.update(str(value).casefold() for value in getattr(provider, attribute, ()) or ())
-        last.update(str(value).casefold() for value in getattr(provider, "last_names", ()) or ())
+            first.update(value.casefold() for value in _words(getattr(provider, attribute, ()) or ()))
+        last.update(value.casefold() for value in _words(getattr(provider, "last_names", ()) or ()))
     suffixes: set[str] = set()
     for locale in ("en_US", "en_GB"):
         provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
@@ -638,8 +654,8 @@ def _name_shape(text: str) -> str | None:
     if len(text) > 60 or any(ch.isdigit() for ch in text) or "@" in text:
         return None
     first, last, _ = _vocabularies()
-    words = [w for w in re.split(r"[\s,]+", text.strip()) if w and w.casefold().strip(".") not in _TITLES]
-    if not words or not all(re.fullmatch(r"[A-Za-zÀ-ÿ'.\-]+", w) for w in words):
+    words = [w for w in re.split(r"[\s,·・]+", text.strip()) if w and w.casefold().strip(".") not in _TITLES]
+    if not words or not all(_is_name_word(w) for w in words):
         return None
     folded = [w.casefold().strip(".") for w in words]
     if len(folded) == 1:
@@ -647,6 +663,8 @@ def _name_shape(text: str) -> str | None:
             return "first"
         if folded[0] in last or any(part in last for part in folded[0].split("-")):
             return "last"
+        if _surname_first(folded[0], first, last):
+            return "full"  # 王伟, 山田太郎, 김민수: written without a space, family name first
         return None
     if len(folded) <= 5:
         if "," in text:  # "Smith, John"
@@ -655,7 +673,27 @@ def _name_shape(text: str) -> str | None:
             return "full"
         if folded[0] in first and folded[-1] in first:
             return "full"
+        if folded[0] in last and folded[-1] in first:  # family name first: Nguyễn Văn An, Kovács Anna
+            return "full"
     return None
+
+
+def _is_name_word(word: str) -> bool:
+    """Letters (and their combining marks: Devanagari, Arabic, ...) of any script, with ' . - inside."""
+    return any(unicodedata.category(ch).startswith("L") for ch in word) and all(
+        unicodedata.category(ch)[0] in "LM" or ch in "'’.-" for ch in word
+    )
+
+
+#: Scripts whose names are written family name first and without a space.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
+
+
+def _surname_first(word: str, first: frozenset[str], last: frozenset[str]) -> bool:
+    """A CJK or Hangul word of 2-5 characters that splits into a known family name and a known given name."""
+    if not 2 <= len(word) <= 5 or not _UNSPACED.fullmatch(word):
+        return False
+    return any(word[:cut] in last and word[cut:] in first for cut in range(1, len(word)))
 
 
 def _as_date(value: object, text: str) -> dt.date | None:
@@ -959,6 +997,7 @@ def classify_column(name: str, data_type: str, sample: Sequence[object]) -> Clas
             and nkind is not None
             and nkind not in _DIRECT_NAME_KINDS
             and (share < 0.8 or _low_cardinality(profile))
+            and profile.distinct < 5  # five different people's names are names, whatever the column is called
         ):
             best = None  # a few "Grace Hill"-like category values: too weak to override a clear name
         else:
