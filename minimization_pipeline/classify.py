@@ -585,6 +585,14 @@ def _is_phone(text: str, separated_only: bool) -> bool:
     return phonenumbers.is_possible_number(number)
 
 
+def _is_e164_digits(digits: str) -> bool:
+    """An integer's digits that libphonenumber accepts as a valid number once a + is put in front (E.164)."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _is_card(text: str) -> bool:
     """13-19 digits (spaces or dashes allowed) with a valid Luhn check digit."""
     if len(text) > 23 or not re.fullmatch(r"[\d -]+", text):
@@ -787,6 +795,7 @@ def _profile(sample: Sequence[object], allow_bare_phone: bool) -> _Profile:
     phone_budget = [MAX_PHONE_CHECKS]
     phone_checked = phone_ok = 0
     phone_shaped = 0
+    int_phone_checked = int_phone_ok = int_phone_shaped = 0
     dates: list[dt.date] = []
     contained_budget = [MAX_PHONE_CHECKS]
 
@@ -818,8 +827,17 @@ def _profile(sample: Sequence[object], allow_bare_phone: bool) -> _Profile:
             hit("number")
             if isinstance(value, float | Decimal) and _is_coordinate(value):
                 hit("coordinate")
-            if isinstance(value, int) and _is_card(text):
-                hit("card")
+            if isinstance(value, int) and not isinstance(value, bool):
+                # identifiers stored as numbers: a card, a US SSN's nine digits, an E.164 phone without its +
+                if _is_card(text):
+                    hit("card")
+                elif len(text) == 9 and _is_ssn(text, strict=False):
+                    hit("ssn")
+                elif 10 <= len(text) <= 15:
+                    int_phone_shaped += 1
+                    if int_phone_checked < MAX_PHONE_CHECKS:
+                        int_phone_checked += 1
+                        int_phone_ok += _is_e164_digits(text)
             continue
         spaced = " " in text
         profile.with_spaces += spaced
@@ -881,6 +899,8 @@ def _profile(sample: Sequence[object], allow_bare_phone: bool) -> _Profile:
             _scan_contained(text, contained, contained_budget)
     if phone_checked:
         counts["phone"] = round(phone_shaped * phone_ok / phone_checked)
+    if int_phone_checked:
+        counts["phone"] = counts.get("phone", 0) + round(int_phone_shaped * int_phone_ok / int_phone_checked)
     if dates:
         counts["birth_date"] = len(dates) if _looks_like_birth_dates(dates) else 0
     profile.distinct = len(distinct)
