@@ -708,10 +708,15 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
     if plan.slice is not None:
         release = search_partitions(plan, histogram)
     elif coarsening is not None and coarsening.coarsened:
+        # a QI grouped by its values is counted by the histogram; a coarsened one's candidates (its tuples'
+        # representatives) are counted in the warehouse
+        coarse = {column.name for column in coarsening.coarse_columns()}
+        counted = [column for column in plan.quasi if column.name in coarse]
         representatives = coarsen.released_values(plan, coarsening, histogram)
-        rare = rare_in_warehouse(session, plan.source, plan.quasi, representatives, plan.k)
+        rare = rare_in_histogram(histogram, [c for c in plan.quasi if c.name not in coarse], plan.k, own.count)
+        rare |= rare_in_warehouse(session, plan.source, counted, representatives, plan.k)
         release = search(plan, histogram, sensitive, coarsening, rare=rare)
-        _null_rare_releases(session, plan, release)
+        _null_rare_releases(session, plan, release, counted, representatives)
     else:
         release = search(plan, histogram, sensitive, coarsening)
     upload_release(session, plan, release)
@@ -735,13 +740,23 @@ def _search(session: WarehouseSession, plan: TablePlan, tuple_budget: int | None
     return release
 
 
-def _null_rare_releases(session: WarehouseSession, plan: TablePlan, release: Release) -> None:
-    """The last word on a coarsened release: a released value the warehouse finds rare (a centroid that
-    happened to be someone's value) becomes NULL. Python never held the rows, so it asks."""
+def _null_rare_releases(
+    session: WarehouseSession,
+    plan: TablePlan,
+    release: Release,
+    columns: list[ColumnPlan],
+    counted: pd.DataFrame,
+) -> None:
+    """The last word on a coarsened release: a released value of a coarsened QI that was not among the
+    candidates already counted (a centroid) and that the warehouse finds rare becomes NULL. Python never held
+    the rows, so it asks, for the new values only."""
     pieces = release.pieces
-    for column in plan.quasi:
+    for column in columns:
         target = released_column(column.name)
-        distinct = pd.Series(pieces[target].dropna().unique())
+        released = pieces[target].dropna().unique()
+        distinct = pd.Series(released[~pd.Series(released).isin(counted[column.name].dropna().unique()).to_numpy()])
+        if not len(distinct):
+            continue
         counts = count_holders(session, plan.source, column, distinct, plan.output_type(column))
         rare = distinct[(counts > 0) & (counts < plan.k)]
         if len(rare):
@@ -808,7 +823,10 @@ def publish(
             risk_check = next(check for check in checks if check.name == verify.RE_IDENTIFICATION_RISK)
             metrics.update({name: value for name, value in risk_check.metadata.items() if name.endswith("_after")})
             metrics["checks_seconds"] = round(time.perf_counter() - checks_started, 3)
-            rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
+            accounted = next(check for check in checks if check.name == verify.ROWS_ACCOUNTED)
+            rows = accounted.metadata.get("published_rows")  # counted by the check (again only if it could not run)
+            if not isinstance(rows, int):
+                rows = int(session.fetch_all(exp.select("COUNT(*)").from_(staging.expression()))[0][0])
         except BaseException:
             # A staging table that was never verified must not stay readable beside the published one.
             session.drop(staging)
