@@ -179,17 +179,24 @@ def _central(members: pd.DataFrame, column: ColumnPlan, rare: pd.Index) -> dict[
         step, digits = (10.0**-scale, scale) if scale is not None else (None, None)
         tz = None
     weights = members["weight"].to_numpy()
-    frame = pd.DataFrame({"released": members["released"].to_numpy(), "wx": numbers * weights, "w": weights})
-    sums = frame.groupby("released", sort=False)[["wx", "w"]].sum()
+    frame = pd.DataFrame(
+        {"released": members["released"].to_numpy(), "wx": numbers * weights, "w": weights, "x": numbers}
+    )
+    grouped = frame.groupby("released", sort=False)
+    sums = grouped[["wx", "w"]].sum()
     centroid = (sums["wx"] / sums["w"]).to_numpy()
+    steps = np.full(centroid.shape, np.nan if step is None else step)
     if column.qi_kind is QIKind.DATE:
         centroid = np.round(centroid / step) * step
         rare_numbers = _date_numbers(rare, tz)
     else:
         if digits is not None:
             centroid = np.round(centroid, digits)
+        else:  # a float has no precision of its own: release it no finer than the class's spread
+            spread = (grouped["x"].max() - grouped["x"].min()).reindex(sums.index).to_numpy()
+            centroid, steps = _round_to_spread(centroid, spread)
         rare_numbers = pd.to_numeric(pd.Series(rare)).to_numpy(np.float64)
-    chosen = _step_away(centroid, np.unique(rare_numbers), step)
+    chosen = _step_away(centroid, np.unique(rare_numbers), steps)
     out: dict[object, object] = {}
     for value, number in zip(sums.index, chosen, strict=True):
         out[value] = _number_back(number, column, tz, digits)
@@ -203,21 +210,41 @@ def _date_numbers(rare: pd.Index, tz: object) -> np.ndarray:
     return stamps.dt.as_unit("ns").astype("int64").to_numpy(np.float64)
 
 
-def _step_away(candidates: np.ndarray, rare_sorted: np.ndarray, step: float | None) -> np.ndarray:
+def _round_to_spread(centroid: np.ndarray, spread: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each centroid rounded to the power of ten of its class's spread (a class spanning 0.05 degrees is
+    released as 40.29, not 40.29229542857143, which may lie a micro-degree from one member), and that power
+    as its step; a class without spread keeps its centroid and no step."""
+    steps = np.full(centroid.shape, np.nan)
+    rounded = centroid.copy()
+    positive = np.isfinite(spread) & (spread > 0)
+    exponents = np.floor(np.log10(spread[positive])).astype(np.int64)
+    steps[positive] = 10.0**exponents
+    for exponent in np.unique(exponents):
+        at = np.flatnonzero(positive)[exponents == exponent]
+        rounded[at] = (
+            np.round(centroid[at], int(-exponent))
+            if exponent < 0
+            else np.round(centroid[at] / 10.0**exponent) * 10.0**exponent
+        )
+    return rounded, steps
+
+
+def _step_away(candidates: np.ndarray, rare_sorted: np.ndarray, step: np.ndarray) -> np.ndarray:
     """Each candidate, or the nearest one of candidate ± i·step that is not rare (NaN if none within
-    ``MAX_STEPS``); without a step (floats), the next representable numbers outward."""
+    ``MAX_STEPS``); where the step is NaN (a float without one), the next representable numbers outward."""
     chosen = candidates.copy()
     bad = _is_in(chosen, rare_sorted)
+    no_step = np.isnan(step)
     for i in range(1, MAX_STEPS + 1):
         if not bad.any():
             break
         for sign in (1, -1):
-            if step is None:
-                trial = candidates.copy()
+            trial = candidates + sign * i * np.where(no_step, 0.0, step)
+            if no_step.any():
+                nearby = candidates.copy()
                 for _ in range(i):
-                    trial = np.nextafter(trial, sign * np.inf)
-            else:
-                trial = candidates + sign * i * step
+                    nearby = np.nextafter(nearby, sign * np.inf)
+                trial = np.where(no_step, nearby, trial)
             fixed = bad & ~_is_in(trial, rare_sorted)
             chosen[fixed] = trial[fixed]
             bad &= ~fixed

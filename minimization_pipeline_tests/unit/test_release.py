@@ -98,3 +98,11 @@ def test_nulls_are_left_alone() -> None:
     column = _column("dob", "DATE")
     pieces = _pieces("dob", [None, None, None], [None, None, None])
     assert _apply(column, pieces).isna().all()
+
+
+def test_a_float_centroid_is_released_no_finer_than_its_class() -> None:
+    """A centroid of 15 decimals can lie a micro-degree from one member: it is rounded to the class's spread."""
+    column = _column("lat", "DOUBLE")
+    members = [40.292295, 40.301234, 40.318765, 40.334567, 40.271111]
+    value = _apply(column, _pieces("lat", members, [40.301234] * 5)).iloc[0]
+    assert value == round(value, 2) and min(abs(value - m) for m in members) >= 0.001
