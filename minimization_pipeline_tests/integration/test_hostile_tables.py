@@ -12,6 +12,7 @@ import pytest
 from minimization_pipeline.definitions import build_definitions
 from minimization_pipeline.defs.raw_safe import raw_safe_key
 from minimization_pipeline.pipeline import Pipeline
+from minimization_pipeline.policy import Role
 from minimization_pipeline.settings import PROJECT_ROOT
 from minimization_pipeline_tests.conftest import make_settings
 from minimization_pipeline_tests.integration.helpers import open_warehouse
@@ -66,8 +67,10 @@ def test_columns_are_never_kept_on_their_name_alone(pipeline: Pipeline, fresh_da
     result = pipeline.publish_raw_safe("f1", "members")
     assert result.published, [check.summary for check in result.failed_checks]
     reasons = {column.name: column.reason for column in result.plan.columns}
-    for name in ("customer_id", "member_id", "date"):
-        assert "fewer than 5 rows" in reasons[name], reasons[name]
+    roles = {column.name: column.role for column in result.plan.columns}
+    evidence = {"customer_id": "phone numbers", "member_id": "US SSNs", "date": "fewer than 5 rows"}
+    for name, why in evidence.items():  # the values say what they are, or the whole table refuses the name
+        assert roles[name] is Role.DIRECT and why in reasons[name], reasons[name]
         kept = _values(
             fresh_data,
             f"SELECT s.{name} FROM raw_safe.f1.members s JOIN raw.f1.members r ON s.{name} = r.{name} "
