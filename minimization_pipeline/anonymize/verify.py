@@ -250,16 +250,20 @@ def check_no_own_rare_value(session: WarehouseSession, output: TableRef, plan: T
 TOLERANCE = 1e-6
 
 
-def _fake_leaks(session: WarehouseSession, output: TableRef, plan: TablePlan, column: ColumnPlan) -> int:
-    """Rows that keep their own value, plus values whose counts differ from what the fake produces.
+def _recomputed_leaks(session: WarehouseSession, output: TableRef, plan: TablePlan, column: ColumnPlan) -> int:
+    """Rows that keep their own value, plus values whose counts differ from what the pseudonym produces.
 
     Fake values come from the same vocabularies as real ones, so a real 'Maria' may rightly appear as
-    someone else's fake: a set comparison would be meaningless. Instead: (1) the fake, re-evaluated on
-    RAW, never equals its input; (2) the output holds exactly the multiset fake(RAW), so a column left
-    with its RAW values (or faked with anything else) is caught.
+    someone else's fake, and an integer pseudonym lives in the same range as the integer keys (a million
+    ids hashed into an INTEGER's 2^31 values meet about 470 RAW ids by chance): a set comparison would be
+    meaningless. Instead: (1) the pseudonym, re-evaluated on RAW, never equals its input; (2) the output
+    holds exactly the multiset pseudonym(RAW), so a column left with its RAW values is caught.
     """
     name = _col(column.name)
-    fake = pseudonymize.fake_value(name, column.policy.fake, session.secret_expression())
+    if column.method is Method.FAKE:
+        fake = pseudonymize.fake_value(name, column.policy.fake, session.secret_expression())
+    else:
+        fake = pseudonymize.hash_value(name, column.data_type, session.secret_expression())
     kept = exp.select("COUNT(*)").from_(plan.source.expression()).where(exp.EQ(this=fake, expression=name.copy()))
     produced = (
         exp.select(fake.copy().as_("v"), exp.Count(this=exp.Star()).as_("n"))
@@ -393,12 +397,13 @@ def _shape_violations(session: WarehouseSession, output: TableRef, columns: list
 
 
 def check_no_raw_identifiers(session: WarehouseSession, output: TableRef, plan: TablePlan) -> CheckOutcome:
-    """Hash, mask: no output value equals any RAW value of the column. Null: only NULLs. Fake: see `_fake_leaks`."""
+    """Hash (text), mask: no output value equals any RAW value of the column. Null: only NULLs. Fake and integer
+    hash: see `_recomputed_leaks`."""
     leaks: dict[str, int] = {}
     shapes = _shape_violations(session, output, list(plan.direct))
     for column in plan.direct:
-        if column.method is Method.FAKE:
-            count = _fake_leaks(session, output, plan, column)
+        if column.method is Method.FAKE or (column.method is Method.HASH and pseudonymize.is_integer(column.data_type)):
+            count = _recomputed_leaks(session, output, plan, column)
         elif column.method is Method.NULL:
             not_null = exp.Not(this=exp.Is(this=_col(column.name), expression=exp.Null()))
             count = int(session.fetch_all(exp.select("COUNT(*)").from_(output.expression()).where(not_null))[0][0])

@@ -295,3 +295,16 @@ def test_rows_accounted_counts_held_back_and_dropped_rows(session: DuckDBSession
     assert not verify.check_rows_accounted(session, SAFE_USERS, plan, wrong).passed
     too_many = verify.RowsExpected(mapped=16, held_back=5)
     assert not verify.check_rows_accounted(session, SAFE_USERS, plan, too_many).passed
+
+
+def test_an_integer_hash_is_checked_row_by_row_not_against_every_raw_value(session: DuckDBSession) -> None:
+    """Integer pseudonyms share the keys' range, so one may equal another row's RAW id by chance; what must
+    never happen is an id left as it was."""
+    plan = users_plan(session, {**USERS_POLICY, "id": "hash"})
+    write_pseudonymized(session, plan, RAW_USERS, SAFE_USERS)
+    assert verify.check_no_raw_identifiers(session, SAFE_USERS, plan).passed
+    session.execute("UPDATE raw_safe.app.users SET id = (SELECT min(id) FROM raw.app.users) WHERE rowid = 0")
+    assert not verify.check_no_raw_identifiers(session, SAFE_USERS, plan).passed, "a changed multiset is caught"
+    session.execute("CREATE OR REPLACE TABLE raw_safe.app.users AS SELECT * FROM raw.app.users")
+    outcome = verify.check_no_raw_identifiers(session, SAFE_USERS, plan)
+    assert not outcome.passed and "id" in outcome.metadata["leaking_values"]
