@@ -18,7 +18,7 @@ from faker.providers.person.en_US import Provider as PersonProvider
 from sqlglot import exp
 
 from minimization_pipeline.policy import FakeKind, MaskStyle
-from minimization_pipeline.warehouse.functions import hex_to_int
+from minimization_pipeline.warehouse.functions import hex_to_int, int_div
 
 #: Hex characters of the digest a string pseudonym keeps: 128 bits, collision-free in practice.
 STRING_HASH_HEX = 32
@@ -80,11 +80,59 @@ def _digest_slice(digest: exp.Expression, index: int) -> exp.Expression:
     return hex_to_int(_template(f"SUBSTR(:d, {1 + 8 * index}, 8)", d=digest.copy()), 8)
 
 
+#: Integer types whose pseudonym is a keyed permutation of their own domain, with the bits of the domain
+#: (signed types: the non-negative half, the sign is kept). Wider ones (HUGEINT, UBIGINT) are hashed into 63.
+PERMUTED_BITS = {"INTEGER": 31, "BIGINT": 63, "UINTEGER": 32}
+#: Rounds of the Feistel network: four make a pseudorandom permutation (Luby-Rackoff) of a keyed PRF.
+FEISTEL_ROUNDS = 4
+
+
+def _round_function(round_: int, half: exp.Expression, bits: int, secret: exp.Expression) -> exp.Expression:
+    """F_r(half): bits of sha256(secret || 'mp-feistel:r:' || half), keyed by the secret, as an integer."""
+    text = exp.cast(half, exp.DataType.build("VARCHAR"))
+    keyed = exp.DPipe(
+        this=secret.copy(), expression=exp.DPipe(this=exp.Literal.string(f"mp-feistel:{round_}:"), expression=text)
+    )
+    digest = exp.SHA2(this=keyed, length=exp.Literal.number(256))
+    return _template(f"(:h % {2**bits})", h=hex_to_int(_template("SUBSTR(:d, 1, 15)", d=digest), 15))
+
+
+def feistel(value: exp.Expression, bits: int, secret: exp.Expression) -> exp.Expression:
+    """A keyed permutation of [0, 2^bits): an unbalanced Feistel network with modular addition (the shape
+    of NIST's FF1 in radix 2), so equal inputs give equal outputs and distinct inputs distinct outputs.
+    ``value`` must lie in the domain. Each half is referenced twice; the warehouse evaluates it once
+    (DuckDB's common-subexpression elimination: 2M values in about 4 sha256 passes)."""
+    low_bits = bits - bits // 2
+    sizes = (bits // 2, low_bits)
+    left: exp.Expression = int_div(value.copy(), 2**low_bits)
+    right: exp.Expression = _template(f"(:v % {2**low_bits})", v=value.copy())
+    for round_ in range(FEISTEL_ROUNDS):
+        size = sizes[round_ % 2]
+        mixed = _template(f"((:a + :f) % {2**size})", a=left, f=_round_function(round_, right.copy(), size, secret))
+        left, right = right, mixed
+    return _template(f"(:a * {2**low_bits} + :b)", a=left, b=right)
+
+
 def hash_value(value: exp.Expression, data_type: str, secret: exp.Expression) -> exp.Expression:
-    """A keyed pseudonym of the same type: hex text for strings, a non-negative integer for integers."""
-    digest = keyed_digest(value, secret)
+    """A keyed pseudonym of the same type: hex text for strings; for INTEGER, BIGINT and UINTEGER a keyed
+    permutation of the type's own domain (unique stays unique, so keys still join and dbt's `unique` and
+    `relationships` tests still pass), keeping the sign; for wider integers a non-negative 60-bit hash."""
     if is_text(data_type):
-        return _template(f"SUBSTR(:d, 1, {STRING_HASH_HEX})", d=digest)
+        return _template(f"SUBSTR(:d, 1, {STRING_HASH_HEX})", d=keyed_digest(value, secret))
+    kind = base_type(data_type)
+    if kind in PERMUTED_BITS:
+        typed = exp.cast(value.copy(), exp.DataType.build("BIGINT"))
+        if kind == "UINTEGER":
+            return exp.cast(feistel(typed, PERMUTED_BITS[kind], secret), exp.DataType.build(kind, dialect="duckdb"))
+        # The non-negative half is permuted; a negative v is mapped to -1 - v and back, so the sign is kept.
+        # Branch-free on purpose: inside a CASE the warehouse no longer shares the rounds' common parts
+        # (measured: 7.0 s instead of 2.0 s for 2M BIGINTs in DuckDB). (v + n) * (1 - 2n) never overflows.
+        negative = _template("CAST(:v < 0 AS BIGINT)", v=typed)
+        magnitude = _template("((:v + :n) * (1 - 2 * :n))", v=typed.copy(), n=negative)
+        permuted = feistel(magnitude, PERMUTED_BITS[kind], secret)
+        signed = _template("(:p * (1 - 2 * :n) - :n)", p=permuted, n=negative.copy())
+        return exp.cast(signed, exp.DataType.build(kind))
+    digest = keyed_digest(value, secret)
     modulus = INTEGER_MAX[base_type(data_type)] + 1
     sixty_bits = hex_to_int(_template("SUBSTR(:d, 1, 15)", d=digest), 15)
     return _template(f"CAST(:h % {modulus} AS {base_type(data_type)})", h=sixty_bits)
