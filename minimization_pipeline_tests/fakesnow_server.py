@@ -76,7 +76,10 @@ def _patch_fakesnow() -> None:
             fmt = expression.args.get("format")
             if isinstance(fmt, exp.Literal) and fmt.is_string and set(fmt.name.upper()) == {"X"}:
                 kind = "HUGEINT" if len(fmt.name) > 15 else "BIGINT"  # as our DuckDB side renders it
-                return exp.cast(exp.DPipe(this=exp.Literal.string("0x"), expression=expression.this), kind)
+                # a hex number may be read from text that holds another (a Feistel round hashes the last
+                # round's sum): the transform does not descend into what it replaced, so the inside goes first
+                inside = expression.this.transform(hex_aware_to_decimal)
+                return exp.cast(exp.DPipe(this=exp.Literal.string("0x"), expression=inside), kind)
         return to_decimal(expression)
 
     transforms.to_decimal = hex_aware_to_decimal
