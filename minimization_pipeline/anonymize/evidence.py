@@ -42,6 +42,19 @@ class RareValues:
         )
 
 
+def held_by_fewer_than(source: TableRef, name: str, k: int, *projections: exp.Expression) -> exp.Select:
+    """``SELECT projections FROM source WHERE name IS NOT NULL GROUP BY name HAVING COUNT(*) < k``: the values of
+    one column that fewer than k rows hold (the one definition of a rare value, here and in the checks)."""
+    column = exp.column(name, quoted=True)
+    return (
+        exp.select(*projections)
+        .from_(source.expression())
+        .where(exp.Not(this=exp.Is(this=column.copy(), expression=exp.Null())))
+        .group_by(column.copy())
+        .having(exp.LT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(k)))
+    )
+
+
 def rare_values_query(source: TableRef, columns: Sequence[str], k: int) -> exp.Expression:
     """Per column (by position, so no name is ever a literal): values held by fewer than k rows, and their rows.
 
@@ -50,14 +63,7 @@ def rare_values_query(source: TableRef, columns: Sequence[str], k: int) -> exp.E
     """
     parts: list[exp.Select] = []
     for index, name in enumerate(columns):
-        column = exp.column(name, quoted=True)
-        groups = (
-            exp.select(exp.Count(this=exp.Star()).as_("n", quoted=True))
-            .from_(source.expression())
-            .where(exp.Not(this=exp.Is(this=column.copy(), expression=exp.Null())))
-            .group_by(column.copy())
-            .having(exp.LT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(k)))
-        )
+        groups = held_by_fewer_than(source, name, k, exp.Count(this=exp.Star()).as_("n", quoted=True))
         n = exp.column("n", quoted=True)
         parts.append(
             exp.select(

@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 
 from minimization_pipeline.anonymize import pseudonymize
+from minimization_pipeline.anonymize.evidence import held_by_fewer_than
 from minimization_pipeline.anonymize.plan import ColumnPlan, TablePlan
 from minimization_pipeline.anonymize.risk import LinkageAttack, RiskReport, measure_risk
 from minimization_pipeline.catalog import Table
@@ -201,13 +202,7 @@ def rare_released_query(output: TableRef, plan: TablePlan) -> exp.Expression:
     parts = []
     for index, column in enumerate(plan.quasi):
         name = _col(column.name)
-        rare = (
-            exp.select(exp.cast(name.copy(), text))
-            .from_(plan.source.expression())
-            .where(exp.Not(this=exp.Is(this=name.copy(), expression=exp.Null())))
-            .group_by(name.copy())
-            .having(exp.LT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(plan.k)))
-        )
+        rare = held_by_fewer_than(plan.source, column.name, plan.k, exp.cast(name.copy(), text))
         parts.append(
             exp.select(exp.Literal.number(index).as_("position", quoted=True), exp.Count(this=exp.Star()).as_("rows"))
             .from_(output.expression())
