@@ -308,3 +308,17 @@ def test_an_integer_hash_is_checked_row_by_row_not_against_every_raw_value(sessi
     session.execute("CREATE OR REPLACE TABLE raw_safe.app.users AS SELECT * FROM raw.app.users")
     outcome = verify.check_no_raw_identifiers(session, SAFE_USERS, plan)
     assert not outcome.passed and "id" in outcome.metadata["leaking_values"]
+
+
+def test_no_own_rare_value_fails_on_a_release_that_keeps_a_rare_value(session: DuckDBSession) -> None:
+    """zip 02139 and 10001 are each held by 10 of the 20 RAW rows; a release showing a zip only 1 row holds
+    is caught, and so is one that copies a rare RAW value from another row."""
+    plan = users_plan(session)
+    write_pseudonymized(session, plan, RAW_USERS, SAFE_USERS)
+    assert verify.check_no_own_rare_value(session, SAFE_USERS, plan).passed
+    session.execute("UPDATE raw.app.users SET zip = '90210' WHERE id = 3")
+    session.execute("UPDATE raw_safe.app.users SET zip = '90210' WHERE id = 5")
+    outcome = verify.check_no_own_rare_value(session, SAFE_USERS, plan)
+    assert not outcome.passed
+    assert outcome.metadata["rows_with_rare_values"] == {"zip": 1}
+    assert "raw.app.users" in outcome.summary and "zip" in outcome.summary
